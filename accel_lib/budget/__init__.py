@@ -1,0 +1,2 @@
+"""Budgeted training: budget-aware schedules, budget planning and search under a budget."""
+CATALOG: list = []

@@ -1,0 +1,2 @@
+"""Data-centric techniques: dataset regularization, data sampling, data curriculum."""
+CATALOG: list = []

@@ -1,0 +1,1 @@
+"""Recipes: combinations of techniques from the five parts (techniques never import recipes)."""
