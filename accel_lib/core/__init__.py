@@ -9,7 +9,7 @@ from .loaders import (CharLoader, ImageLoader, batch_crop, batch_flip, evaluate_
                       evaluate_classifier, normalize)
 from .loop import TrainState, default_loss, train
 from .measure import (Timing, compare, count_flops, count_train_flops, fingerprint, format_fingerprint,
-                      mfu, peak_flops, provenance, saved_activation_bytes, throughput, time_fn,
+                      mfu, peak_flops, print_provenance, provenance, saved_activation_bytes, throughput, time_fn,
                       time_to_target)
 from .models import GPT, FastCNN, GPTConfig, count_params, resnet18_cifar
 from .registry import PARTS, SUBSECTIONS, CatalogEntry

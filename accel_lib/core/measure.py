@@ -22,7 +22,7 @@ from .devices import synchronize
 
 __all__ = ["Timing", "time_fn", "compare", "throughput", "count_flops", "count_train_flops",
            "saved_activation_bytes", "cuda_peak_memory", "tensor_bytes", "peak_flops", "mfu",
-           "fingerprint", "format_fingerprint", "provenance", "time_to_target", "cpu_model"]
+           "fingerprint", "format_fingerprint", "provenance", "print_provenance", "measured_matmul_peak", "time_to_target", "cpu_model"]
 
 
 @dataclass
@@ -245,3 +245,11 @@ def time_to_target(evals: Sequence[dict], metric: str, target: float, higher_is_
         if (v >= target) if higher_is_better else (v <= target):
             return e[clock]
     return None
+
+
+def print_provenance(command: Optional[str] = None) -> None:
+    """The footer every page ends with: execution date, versions, device and CPU time."""
+    d = provenance(command)
+    gpu = f" ({d['gpu']})" if "gpu" in d else ""
+    print(f"Executed {d['date']} on {d['device']}{gpu}, CPU {d['cpu']} | accel_lib {d['accel_lib']}"
+          f" | torch {d['torch']} | process CPU time {d['cpu_seconds']} s")
