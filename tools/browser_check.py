@@ -273,6 +273,7 @@ def run_check(site: Path = DEFAULT_SITE, toc: Path = ROOT / "_toc.yml",
             for doc in docs:
                 current.clear()
                 rec: dict = {"doc": doc, "url": f"{base}/{doc}.html"}
+                t_page = time.time()
                 src = source_of(doc)
                 rec["source"] = str(src.relative_to(ROOT)) if src else None
                 try:
@@ -295,6 +296,7 @@ def run_check(site: Path = DEFAULT_SITE, toc: Path = ROOT / "_toc.yml",
                 _check_links(links, rec, base, checker, report)
                 _check_colab(links, rec, repo, branch, prefix, committed, report)
                 _check_widgets(rec, src, report)
+                rec["seconds"] = round(time.time() - t_page, 2)
                 report["pages"].append(rec)
 
             for term in (terms or search_terms()):
