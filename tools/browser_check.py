@@ -10,7 +10,7 @@ table of contents with the network outside localhost blocked, then reports:
 - Colab: every launch link points at ``github/<org>/<repo>/blob/<branch>/<the page's .ipynb>``
   (from ``_config.yml``), and that notebook is committed;
 - widgets: a page whose notebook displays ipywidgets also shows a static image;
-- images: every ``<img>`` loads; quizzes: answers start collapsed;
+- images: every ``<img>`` loads; exercise solutions and quiz answers start collapsed;
 - search: ``search.html?q=<technique>`` lists results;
 - screenshots of a few pages under ``_build_root/screenshots/``.
 
@@ -188,6 +188,14 @@ PAGE_PROBE = """async () => {
     images: imgs.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0})),
     output_images: document.querySelectorAll('.cell_output img, .output img').length,
     links: [...document.querySelectorAll('a[href]')].map(a => a.href),
+    exercises: document.querySelectorAll('.exercise').length,
+    // sphinx-exercise solutions with `:class: dropdown` start collapsed (sphinx-togglebutton):
+    // sphinx-togglebutton marks them toggle-hidden and nothing but their title takes space.
+    solutions: [...document.querySelectorAll('.solution')].map(s => ({
+      id: s.id, dropdown: s.classList.contains('dropdown'),
+      hidden: s.classList.contains('toggle-hidden') &&
+              [...s.children].filter(c => !c.classList.contains('admonition-title'))
+                             .every(c => c.offsetHeight === 0)})),
     quizzes: [...document.querySelectorAll('.admonition.quiz')].map(q => ({
       answers: q.querySelectorAll('details').length,
       open: q.querySelectorAll('details[open]').length})),
@@ -382,7 +390,7 @@ def _check_widgets(rec: dict, src: Optional[Path], report: dict) -> None:
 def failures(report: dict) -> dict:
     """{check: [problem, ...]} for every failing check (empty lists mean it passed)."""
     f: dict = {k: [] for k in ("render", "console", "offline", "math", "links", "colab",
-                               "widgets", "images", "quiz", "search", "screenshots")}
+                               "widgets", "images", "solutions", "quiz", "search", "screenshots")}
     mathjax_pages = 0
     for p in report["pages"]:
         d = p["doc"]
@@ -403,6 +411,10 @@ def failures(report: dict) -> dict:
                 f["math"].append(f"{d}: {p.get('math_rendered', 0)} of {p['math_total']} formulas typeset")
             if p.get("math_errors"):
                 f["math"].append(f"{d}: {p['math_errors']} MathJax errors")
+        for sol in p.get("solutions", []):
+            if not sol["dropdown"] or not sol["hidden"]:
+                f["solutions"].append(f"{d}: solution {sol['id']} is shown open (give its solution-start "
+                                      "`:class: dropdown`)")
         for q in p.get("quizzes", []):
             if not q["answers"]:
                 f["quiz"].append(f"{d}: a quiz without collapsed answers")
@@ -425,6 +437,9 @@ def summary(report: dict) -> str:
     lines = [f"browser check of {len(report['pages'])} toc pages in {report['seconds']} s: "
              f"{report['links_checked']} internal links, {len(report['broken_links'])} broken; "
              f"{report['colab_links']} Colab links; {report.get('math_pages', 0)} pages with math; "
+             f"{sum(p.get('exercises', 0) for p in report['pages'])} exercises, "
+             f"{sum(len(p.get('solutions', [])) for p in report['pages'])} solutions, "
+             f"{sum(q['answers'] for p in report['pages'] for q in p.get('quizzes', []))} quiz answers; "
              f"search {report['search']}; {len(report['screenshots'])} screenshots"]
     for k, v in f.items():
         lines.append(f"  {k:12s} {'ok' if not v else f'{len(v)} problems'}")

@@ -82,6 +82,10 @@ def test_images_load(report):
     _ok(report, "images")
 
 
+def test_exercise_solutions_start_collapsed(report):
+    _ok(report, "solutions")
+
+
 def test_quiz_answers_start_collapsed(report):
     _ok(report, "quiz")
 

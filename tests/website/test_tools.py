@@ -113,6 +113,8 @@ def _report(**page):
     ({"text_length": 10}, "render"),
     ({"images": [{"src": "x.png", "ok": False}]}, "images"),
     ({"quizzes": [{"answers": 2, "open": 1}]}, "quiz"),
+    ({"solutions": [{"id": "s1", "dropdown": False, "hidden": False}]}, "solutions"),
+    ({"solutions": [{"id": "s1", "dropdown": True, "hidden": False}]}, "solutions"),
 ])
 def test_failures_are_reported(page, check):
     f = bc.failures(_report(**page))
