@@ -133,3 +133,12 @@ def test_figures_are_in_the_outputs(path):
               if set(o.get("data", {})) & set(IMAGE_MIMES)]
     assert images, (f"{path.relative_to(ROOT)}: {len(plots)} cells plot but the notebook holds no image: "
                     "execute it with MPLBACKEND unset (or module://matplotlib_inline.backend_inline)")
+
+
+@params
+def test_every_exercise_has_a_solution(path):
+    """Solutions live in the page (collapsed on the website) and so run in CI with the notebook."""
+    from tools.gen_index import exercises_of
+    missing = [e["label"] or e["title"] for e in exercises_of(path)["exercises"] if not e["solution"]]
+    assert not missing, (f"{path.relative_to(ROOT)}: exercises without a solution: {missing} (add a "
+                         "`{solution-start} <label>` ... `{solution-end}` block, `:class: dropdown`)")

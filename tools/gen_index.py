@@ -4,7 +4,9 @@ Writes (committed, and regenerated before each book build):
 - ``book/appendix/techniques.md``: the technique index, one row per ``accel_lib.catalog`` entry
   (name, part, subsection, what it speeds up, reference implementation, module, page);
 - ``book/guide/syllabus_6week.md`` and ``book/guide/syllabus_12week.md``: the syllabi described
-  in ``book/guide/syllabi.yml``.
+  in ``book/guide/syllabi.yml``;
+- ``book/guide/exercises.md``: the exercise inventory, every sphinx-exercise exercise of the toc's
+  pages with its solution and the checker the solution calls, and the pages' quiz counts.
 
 A page is linked only when it is in ``_toc.yml`` and exists; otherwise it is listed as planned,
 so the build (warnings as errors) never sees a dangling reference.
@@ -15,6 +17,8 @@ name the stale files when a committed page differs from what the generator write
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from pathlib import Path
 from typing import Iterable, Optional
@@ -150,10 +154,121 @@ def syllabus_page(key: str, spec: dict, docs: Optional[Iterable[str]] = None) ->
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- exercise inventory
+EXERCISE = re.compile(r"^(?:`{3,}|:{3,})\{exercise\}[ \t]*(.*)$")
+SOLUTION = re.compile(r"^(?:`{3,}|:{3,})\{solution(?:-start)?\}[ \t]+(\S+)")
+SOLUTION_END = re.compile(r"^(?:`{3,}|:{3,})\{solution-end\}")
+CHECKER = re.compile(r"\b(?:accel_lib\.)?exercises\.\w+\.(check_\w+)|\b(check_\w+)\(")
+QUIZ_QUESTION = re.compile(r"^\*\*\d+\.\*\*", re.M)
+
+
+def page_cells(path: Path) -> list[tuple[str, str]]:
+    """(cell type, source) of a notebook, or one markdown cell for a .md page."""
+    if path.suffix == ".md":
+        return [("markdown", path.read_text())]
+    nb = json.loads(path.read_text())
+    return [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+            for c in nb.get("cells", [])]
+
+
+def exercises_of(path: Path) -> dict:
+    """{"exercises": [{label, title, solution, checkers}], "quiz": n questions} of one page."""
+    out: list = []
+    by_label: dict = {}
+    quiz = 0
+    open_solution = None
+    for kind, text in page_cells(path):
+        if kind == "code":
+            if open_solution is not None:
+                open_solution["checkers"] |= {a or b for a, b in CHECKER.findall(text)}
+            continue
+        if ":class: quiz" in text:
+            quiz += len(QUIZ_QUESTION.findall(text))
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            m = EXERCISE.match(line)
+            if m:
+                label, body = None, []
+                for nxt in lines[i + 1:]:
+                    if nxt.startswith(":label:"):
+                        label = nxt.split(":label:", 1)[1].strip()
+                    elif nxt.startswith(("```", ":::")):
+                        break
+                    elif not nxt.startswith(":") and nxt.strip():
+                        body.append(nxt.strip())
+                title = m.group(1).strip() or " ".join(body)
+                if len(title) > 90:
+                    title = title[:87].rsplit(" ", 1)[0]
+                    title += ("`" if title.count("`") % 2 else "") + "..."
+                ex = {"label": label, "title": title, "solution": False, "checkers": set()}
+                out.append(ex)
+                if label:
+                    by_label[label] = ex
+                continue
+            m = SOLUTION.match(line)
+            if m and m.group(1) in by_label:
+                by_label[m.group(1)]["solution"] = True
+                open_solution = by_label[m.group(1)] if "solution-start" in line else None
+                continue
+            if SOLUTION_END.match(line):
+                open_solution = None
+            elif open_solution is not None:
+                open_solution["checkers"] |= {a or b for a, b in CHECKER.findall(line)}
+    return {"exercises": out, "quiz": quiz}
+
+
+def page_title(doc: str) -> str:
+    """The first level-1 heading of a page's source, else its path."""
+    path = source_of(doc)
+    for kind, text in page_cells(path) if path else []:
+        if kind == "markdown":
+            m = re.search(r"^# (.+)$", text, re.M)
+            if m:
+                return m.group(1).strip()
+    return doc.split("/", 1)[-1]
+
+
+def exercises_page(docs: Optional[Iterable[str]] = None) -> str:
+    docs = built_docs() if docs is None else set(docs)
+    pages = [d for d in toc_files() if d in docs and d != "book/index"
+             and not d.startswith(("book/guide/", "book/appendix/"))]
+    lines = [HEADER.format(source="the pages of _toc.yml"), "(exercise-inventory)=",
+             "# Exercise inventory", "",
+             "Every exercise of the book, page by page, generated from the pages themselves. Coding "
+             "exercises are *checked*: their solution ends with a checker from `accel_lib.exercises`, "
+             "which students call on their own function. Solutions are collapsed on the website and "
+             "executed in continuous integration; quizzes are self-check questions with collapsed "
+             "answers.", ""]
+    total = solved = checked = quizzes = 0
+    body: list = []
+    for doc in pages:
+        info = exercises_of(source_of(doc))
+        quizzes += info["quiz"]
+        if not info["exercises"] and not info["quiz"]:
+            continue
+        body += [f"## {page_ref(doc, page_title(doc), docs=docs)}", ""]
+        if info["exercises"]:
+            body += ["| Exercise | Solution | Checked by |", "| --- | --- | --- |"]
+            for ex in info["exercises"]:
+                total += 1
+                solved += ex["solution"]
+                checked += bool(ex["checkers"])
+                name = f"{{ref}}`{ex['label']}`" if ex["label"] else "(no label)"
+                body.append(f"| {name}: {_cell(ex['title'])} | {'yes' if ex['solution'] else '**missing**'} | "
+                            + (", ".join(f"`{c}`" for c in sorted(ex["checkers"])) or "-") + " |")
+            body.append("")
+        if info["quiz"]:
+            body += [f"Self-check quiz questions: {info['quiz']}.", ""]
+    lines += [f"{len(pages)} page{'s' if len(pages) != 1 else ''}, {total} exercises, {solved} with a solution, {checked} checked by a "
+              f"library checker, {quizzes} quiz questions.", ""] + body
+    return "\n".join(lines)
+
+
 def generated() -> dict:
     """{path: content} for every generated page."""
     docs = built_docs()
-    out = {ROOT / "book/appendix/techniques.md": techniques_page(docs=docs)}
+    out = {ROOT / "book/appendix/techniques.md": techniques_page(docs=docs),
+           ROOT / "book/guide/exercises.md": exercises_page(docs=docs)}
     spec = yaml.safe_load((ROOT / "book/guide/syllabi.yml").read_text())
     for key in spec:
         out[ROOT / f"book/guide/{key}.md"] = syllabus_page(key, spec, docs=docs)

@@ -126,3 +126,23 @@ def test_a_clean_report_passes():
     f = bc.failures(_report(math_total=1, math_rendered=1,
                             mathjax_scripts=["http://127.0.0.1:1/_static/mathjax/tex-chtml.js"]))
     assert not any(f.values()), f
+
+
+def test_exercise_inventory_reads_exercises_solutions_and_checkers(tmp_path):
+    md = lambda text: {"cell_type": "markdown", "metadata": {}, "source": text}  # noqa: E731
+    code = lambda text: {"cell_type": "code", "metadata": {}, "source": text, "outputs": []}  # noqa: E731
+    nb = {"cells": [
+        md("# Title"),
+        md("```{exercise} Write MixUp\n:label: ex-a\nImplement it.\n```\n\n```{solution-start} ex-a\n:class: dropdown\n```"),
+        code("def f(x):\n    return x\nfrom accel_lib.exercises import data\ndata.check_mixup(f)"),
+        md("```{solution-end}\n```\n\n```{exercise}\n:label: ex-b\nWhy does it help?\n```"),
+        code("print(1)"),
+        md("::::{admonition} Self-check\n:class: quiz\n\n**1.** Q?\n\n:::{dropdown} Answer\nA.\n:::\n::::"),
+    ]}
+    path = tmp_path / "p.ipynb"
+    path.write_text(json.dumps(nb))
+    info = gen_index.exercises_of(path)
+    assert info["quiz"] == 1
+    a, b = info["exercises"]
+    assert (a["label"], a["title"], a["solution"], a["checkers"]) == ("ex-a", "Write MixUp", True, {"check_mixup"})
+    assert (b["label"], b["title"], b["solution"], b["checkers"]) == ("ex-b", "Why does it help?", False, set())
