@@ -130,14 +130,18 @@ def syllabus_page(key: str, spec: dict, docs: Optional[Iterable[str]] = None) ->
     s = spec[key]
     lines = [HEADER.format(source="book/guide/syllabi.yml"),
              f"({s['label']})=", f"# {s['title']}", "", s["summary"].strip(), ""]
-    lines += ["| Week | Topic | Pages | Exercises | Lab (CPU) | GPU variant |",
-              "| --- | --- | --- | --- | --- | --- |"]
+    lines += ["| Week | Topic | Pages |", "| --- | --- | --- |"]
     for w in s["weeks"]:
         pages = ", ".join(page_ref(p, docs=docs) for p in w["pages"])
-        lines.append("| " + " | ".join([
-            _cell(w["week"]), _cell(w["topic"]), pages, _cell(w.get("exercises", "")),
-            _cell(w.get("cpu", "")), _cell(w.get("gpu", ""))]) + " |")
-    lines.append("")
+        lines.append(f"| {_cell(w['week'])} | {_cell(w['topic'])} | {pages} |")
+    lines += ["", "## Week by week", ""]
+    for w in s["weeks"]:
+        lines += [f"### Week {w['week']}: {w['topic']}", "",
+                  "- **Read:** " + ", ".join(page_ref(p, page_title(p) if p in docs else None, docs=docs)
+                                            for p in w["pages"]),
+                  f"- **Exercises:** {w.get('exercises', '')}",
+                  f"- **Lab (CPU):** {w.get('cpu', '')}",
+                  f"- **GPU variant:** {w.get('gpu', '')}", ""]
     if s.get("projects"):
         lines += ["## Projects", ""]
         for p in s["projects"]:
