@@ -396,11 +396,12 @@ def failures(report: dict) -> dict:
         d = p["doc"]
         if p.get("error") or p.get("status") != 200 or not p.get("title", "").strip():
             f["render"].append(f"{d}: status {p.get('status')}, title {p.get('title', '')!r} {p.get('error', '')}")
-        f["console"] += [f"{d}: {e}" for e in p.get("console_errors", []) + p.get("page_errors", [])]
-        if p.get("title") and "error" not in p and p.get("text_length", 0) < 200:
+        f["console"] += [f"{d}: {e}" for e in p.get("console_errors", []) + p.get("page_errors", [])
+                         if not (p.get("status") != 200 and p.get("url", "\0") in e)]  # reported under render
+        if p.get("status") == 200 and "error" not in p and p.get("text_length", 0) < 200:
             f["render"].append(f"{d}: only {p.get('text_length')} characters of text rendered")
         f["offline"] += [f"{d}: fetched {u}" for u in p.get("external_requests", [])]
-        f["images"] += [f"{d}: {r}" for r in p.get("failed_requests", [])]
+        f["images"] += [f"{d}: {r}" for r in p.get("failed_requests", []) if not r.endswith(p.get("url", "\0"))]
         f["images"] += [f"{d}: image did not load {i['src']}" for i in p.get("images", []) if not i["ok"]]
         if p.get("math_total"):
             mathjax_pages += 1
