@@ -167,6 +167,26 @@ def schedules(out: Path) -> list[Path]:
     return [save(fig, out, "schedules")]
 
 
+PROVENANCE_KEYS = {"date", "device", "torch", "accel_lib"}
+
+
+def find_provenance(obj) -> dict:
+    """The first dict in a recorded result that holds ``accel_lib.core.provenance()`` fields."""
+    if isinstance(obj, dict):
+        if PROVENANCE_KEYS <= obj.keys():
+            return obj
+        children = obj.values()
+    elif isinstance(obj, list):
+        children = obj
+    else:
+        return {}
+    for v in children:
+        found = find_provenance(v)
+        if found:
+            return found
+    return {}
+
+
 def ratios(obj, prefix: str = "") -> list[tuple[str, float]]:
     """Every numeric leaf whose key mentions ratio or speedup, with its path."""
     found = []
@@ -198,7 +218,7 @@ def benchmarks(out: Path) -> list[Path]:
         found = ratios(data)
         if not found:
             continue
-        prov = data.get("provenance", {}) if isinstance(data, dict) else {}
+        prov = find_provenance(data)
         device = prov.get("gpu") or prov.get("device") or "device not recorded"
         fig, ax = plt.subplots(figsize=SLIDE["figsize"])
         labels = [p for p, _ in found][:20]
