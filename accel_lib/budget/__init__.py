@@ -5,7 +5,8 @@ from accel_lib.core import CatalogEntry
 from .compute_optimal import (compute_optimal_sweep, fit_optimum, flops_per_token, measured_flops_per_token,
                               non_embedding_params, tokens_for_budget, train_char_lm_for_flops)
 from .cramming import ABLATION, ClipGradNorm, CramConfig, apply_changes, cram_char_lm, cramming_ablation
-from .halving import (SearchResult, equal_budget_random_search, halving_rungs, random_search, sample_configs,
+from .halving import (SearchResult, classifier_objective, equal_budget_random_search, halving_rungs, holdout,
+                      random_search, sample_configs,
                       successive_halving)
 from .planner import Plan, measure_throughput, plan_budget, planner_widget, plot_plan
 from .schedules import (SCHEDULES, BudgetSchedule, budget_schedule, constant, cosine, linear_to_zero, rex,

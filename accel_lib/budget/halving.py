@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 
-__all__ = ["sample_configs", "halving_rungs", "successive_halving", "random_search", "SearchResult",
+from accel_lib.core import Budget, ImageData
+
+__all__ = ["holdout", "classifier_objective", "sample_configs", "halving_rungs", "successive_halving", "random_search", "SearchResult",
            "equal_budget_random_search"]
 
 
@@ -136,3 +138,30 @@ def equal_budget_random_search(n: int, min_resource: float, eta: int = 3) -> tup
     total = sum(k * r for k, r in rungs)
     top = rungs[-1][1]
     return max(1, int(total // top)), top
+
+
+def holdout(data: ImageData, n_val: int, seed: int = 0) -> ImageData:
+    """Split ``data``'s training images into a training part and a validation part of ``n_val``
+    images (returned as the ``test_*`` fields), so that a search never looks at the test set."""
+    if not 0 < n_val < len(data.train_y):
+        raise ValueError(f"n_val must be between 1 and {len(data.train_y) - 1}, got {n_val!r}.")
+    perm = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(seed))
+    tr, va = perm[n_val:], perm[:n_val]
+    return ImageData(data.train_x[tr], data.train_y[tr], data.train_x[va], data.train_y[va], data.classes,
+                     data.source + f" (train minus {n_val} held out for validation)")
+
+
+def classifier_objective(data: ImageData, metric: str = "test_loss", log: Optional[list] = None,
+                         **train_kw) -> Callable[[dict, float], float]:
+    """An objective for the searches: ``(config, steps) -> metric`` of a FastCNN trained from scratch
+    for ``steps`` optimizer steps with a linear-to-zero schedule, evaluated on ``data.test_*`` (pass
+    a :func:`holdout` split). ``config`` holds ``lr`` and ``weight_decay`` (and any other keyword of
+    :func:`~accel_lib.budget.sweep.train_for_budget`); ``log`` collects every run's record."""
+    from .sweep import train_for_budget
+
+    def objective(config: dict, steps: float) -> float:
+        r = train_for_budget(data, Budget(int(round(steps)), "steps"), "linear", **{**train_kw, **config})
+        if log is not None:
+            log.append({**config, **r})
+        return r["test_loss"] if metric == "test_loss" else 1.0 - r["accuracy"]
+    return objective

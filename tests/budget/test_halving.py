@@ -93,3 +93,22 @@ def test_errors():
         sample_configs({"lr": 0.1}, 2, torch.Generator())
     with pytest.raises(ValueError, match="resource"):
         random_search([{}], lambda c, r: 0.0, 0)
+
+
+def test_holdout_and_classifier_objective():
+    from accel_lib.budget.halving import classifier_objective, holdout
+    from accel_lib.core import ImageData
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (80, 3, 16, 16), dtype=torch.uint8, generator=g)
+    y = torch.randint(0, 10, (80,), generator=g)
+    data = ImageData(x, y, x[:8], y[:8], tuple("abcdefghij"), "random (tests only)")
+    split = holdout(data, 16)
+    assert len(split.train_y) == 64 and len(split.test_y) == 16
+    rows = {tuple(r.flatten().tolist()) for r in split.train_x.flatten(1)}
+    assert not any(tuple(r.flatten().tolist()) in rows for r in split.test_x.flatten(1))   # disjoint
+    log = []
+    f = classifier_objective(split, log=log, widths=(4, 4, 4), batch_size=16, device="cpu")
+    loss = f({"lr": 0.1, "weight_decay": 0.0}, 3)
+    assert log[0]["steps"] == 3 and log[0]["test_loss"] == loss and log[0]["lr"] == 0.1
+    with pytest.raises(ValueError, match="n_val"):
+        holdout(data, 80)
