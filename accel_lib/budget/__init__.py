@@ -11,7 +11,7 @@ from .halving import (SearchResult, classifier_objective, equal_budget_random_se
 from .planner import Plan, measure_throughput, plan_budget, planner_widget, plot_plan
 from .schedules import (SCHEDULES, BudgetSchedule, budget_schedule, constant, cosine, linear_to_zero, rex,
                         step_decay, with_warmup)
-from .sweep import best_by_fraction, budget_sweep, plot_sweep, sweep_table, train_for_budget
+from .sweep import best_by_fraction, budget_sweep, downsample, plot_sweep, sweep_table, train_for_budget
 
 _S = "budgeted training"
 

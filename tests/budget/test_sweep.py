@@ -42,3 +42,15 @@ def test_errors(data):
         budget_sweep(data, 1.0, schedules=("onecycle",))
     with pytest.raises(ValueError, match="base_epochs"):
         budget_sweep(data, -1.0)
+
+
+def test_downsample(data):
+    from accel_lib.budget.sweep import downsample
+    small = downsample(data, 8)
+    assert small.train_x.shape == (64, 3, 8, 8) and small.train_x.dtype == torch.uint8
+    ref = torch.nn.functional.avg_pool2d(data.test_x[:1].float(), 2).round()
+    assert torch.equal(small.test_x[:1].float(), ref)
+    assert torch.equal(small.train_y, data.train_y) and "8x8" in small.source
+    assert downsample(data, 16) is data
+    with pytest.raises(ValueError, match="divide"):
+        downsample(data, 5)
