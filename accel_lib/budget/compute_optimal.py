@@ -10,8 +10,8 @@ Reference: ``torch.utils.flop_counter.FlopCounterMode`` counts the FLOPs
 (tests/budget/test_compute_optimal.py::test_flops_per_token_matches_counter checks the closed form
 against it).
 Caveats: at this scale (10^4 to 10^6 parameters, seconds of CPU) the optimum is noisy and its
-tokens-per-parameter ratio need not match Chinchilla's (about 20 for large models); the attention
-term, the embeddings and a fixed LR for all sizes all shift it. FLOPs are not seconds: small models
+tokens-per-parameter ratio need not match the ratio fitted on large models; the attention term, the
+embeddings and a fixed LR for all sizes all shift it. FLOPs are not seconds: small models
 use a CPU less efficiently, so the optimum in wall-clock is smaller than the optimum in FLOPs.
 Book: book/budget/compute_optimal.ipynb
 """
