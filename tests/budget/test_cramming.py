@@ -37,7 +37,7 @@ def test_clip_matches_torch():
 def test_wall_clock_run_with_injected_clock(shakespeare):
     # the loop reads the clock before and after each step: 0.5 s per reading = 0.5 s per step
     r = cram_char_lm(shakespeare, 2.0, TINY, clock=FakeClock(per_call=0.5), eval_batches=2)
-    assert r["steps"] == 4 and r["train_seconds"] == 2.0
+    assert r["steps"] == 4 and r["train_seconds"] == 2.0 and r["last_step_seconds"] == 0.5
     assert r["tokens"] == 4 * 4 * 16
     r2 = cram_char_lm(shakespeare, 2.0, TINY, clock=FakeClock(per_call=0.5), eval_batches=2)
     assert r2["val_loss"] == r["val_loss"]                  # same clock, same seed: same run
@@ -48,6 +48,7 @@ def test_ablation_is_cumulative(shakespeare):
     recs = cramming_ablation(shakespeare, 1.0, steps, base=TINY, clock=FakeClock(per_call=0.5), eval_batches=2)
     assert [r["label"] for r in recs] == ["base", "+ linear", "+ lr"]
     assert [r["schedule"] for r in recs] == ["constant", "linear", "linear"]
+    assert [r["warmup"] for r in recs] == [0.0, 0.1, 0.1]
     assert [r["lr"] for r in recs] == [1e-3, 1e-3, 3e-3]
     assert all(r["steps"] == 2 for r in recs)
 
