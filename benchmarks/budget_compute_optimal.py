@@ -1,7 +1,7 @@
 """Compute-optimal sizing of the character LM (a small Chinchilla "IsoFLOP" experiment): for each
 FLOP budget, train several GPT sizes to the same training FLOPs and fit the best size.
 
-    python benchmarks/budget_compute_optimal.py          # modest default (a few CPU minutes)
+    python benchmarks/budget_compute_optimal.py          # modest default (about 7 minutes on a busy 2-core CPU)
     python benchmarks/budget_compute_optimal.py --full   # bigger budgets and sizes (GPU)
 
 Writes benchmarks/results/budget_compute_optimal.json.
@@ -31,8 +31,8 @@ def main() -> None:
         s = dict(budgets=[1e14, 3e14, 1e15], sizes=[(2, 64), (3, 96), (4, 128), (6, 192), (8, 256), (8, 384)],
                  block_size=128, batch_size=64, lr=2e-3)
     else:
-        s = dict(budgets=[1e11, 3e11, 1e12], sizes=[(1, 32), (2, 48), (2, 64), (3, 96), (4, 128)],
-                 block_size=64, batch_size=16, lr=3e-3)
+        s = dict(budgets=[3e10, 1e11, 3e11], sizes=[(1, 32), (2, 48), (2, 64), (3, 96), (4, 128)],
+                 block_size=64, batch_size=32, lr=3e-3)
     data = load_tinyshakespeare()
     t = time.time()
     runs, fits = [], {}
