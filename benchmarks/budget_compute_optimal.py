@@ -31,7 +31,7 @@ def main() -> None:
         s = dict(budgets=[1e14, 3e14, 1e15], sizes=[(2, 64), (3, 96), (4, 128), (6, 192), (8, 256), (8, 384)],
                  block_size=128, batch_size=64, lr=2e-3)
     else:
-        s = dict(budgets=[3e10, 1e11, 3e11], sizes=[(1, 32), (2, 48), (2, 64), (3, 96), (4, 128)],
+        s = dict(budgets=[1e10, 3e10, 1e11], sizes=[(1, 16), (1, 24), (1, 32), (2, 48), (2, 64)],
                  block_size=64, batch_size=32, lr=3e-3)
     data = load_tinyshakespeare()
     t = time.time()
