@@ -5,7 +5,6 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)
 export OMP_NUM_THREADS ?= 1
-export MPLBACKEND ?= Agg
 JOBS    ?= 2
 
 .PHONY: venv test test-lib test-nb book sync nb clean-book
@@ -35,7 +34,7 @@ test-nb: venv
 ## the website, offline, warnings as errors, from the committed (nbval-checked) outputs
 book: venv
 	$(BIN)/python tools/gen_reference.py
-	$(BIN)/jupyter-book build . --path-output _build_root -W -n --keep-going
+	$(BIN)/jupyter-book build . --path-output _build_root -W --keep-going
 	@echo "Open: $(CURDIR)/_build_root/_build/html/index.html"
 
 ## check every book/**/*.ipynb against its text mirror nbsrc/**/*.md
