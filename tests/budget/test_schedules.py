@@ -169,3 +169,15 @@ def test_errors_say_what_to_do():
         cosine(math.nan)
     with pytest.raises(ValueError, match="beta"):
         rex(0.5, beta=1.0)
+
+
+def test_real_clock_overshoot_is_less_than_the_last_step():
+    """With the real clock the same bound holds by construction: the budget is checked before
+    every step, so only the step that crosses it runs past (no absolute time is asserted)."""
+    model, loader = tiny_setup()
+    st = train(model, loader, budget=Budget(0.05, "seconds"), optimizer=lambda p: torch.optim.SGD(p, lr=0.1),
+               lr_schedule=budget_schedule("linear"), log_every=1)
+    h = st.history
+    last = h[-1]["seconds"] - (h[-2]["seconds"] if len(h) > 1 else 0.0)
+    assert 0.0 <= st.counters.seconds - 0.05 < last
+    assert len(h) < 2 or h[-2]["seconds"] < 0.05
