@@ -5,7 +5,6 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)
 export OMP_NUM_THREADS ?= 1
-export MPLBACKEND ?= Agg
 JOBS    ?= 2
 
 .PHONY: venv test test-lib test-nb book sync nb clean-book
