@@ -220,18 +220,20 @@ def check_data_parallel(per_rank: int = 8, steps: int = 3, seed: int = 0) -> dic
 
 
 def time_data_parallel(width: int = 1024, depth: int = 6, batch: int = 32, repeats: int = 15,
-                       bucket_cap_mb: float = 25.0, seed: int = 0) -> dict:
+                       bucket_cap_mb: float = 4.0, seed: int = 0) -> dict:
     """Worker: seconds per training step (forward, backward, gradient averaging, SGD step) of naive
     DP, :class:`BucketedDDP` and DDP, interleaved step by step so that machine noise hits all three
     alike. Returns rank 0's medians, the model's gradient bytes and the number of buckets."""
     from torch.nn.parallel import DistributedDataParallel as DDP
-    r = dist.get_rank()
-    base = toy_mlp(width=width, depth=depth, d_in=width, d_out=10, seed=seed)
+    from .launch import device
+    r, dev = dist.get_rank(), device()
+    base = toy_mlp(width=width, depth=depth, d_in=width, d_out=10, seed=seed).to(dev)
+    ids = [dev] if dev.type == "cuda" else None
     models = {"naive": copy.deepcopy(base), "bucketed": BucketedDDP(copy.deepcopy(base), bucket_cap_mb),
-              "ddp": DDP(copy.deepcopy(base), bucket_cap_mb=bucket_cap_mb)}
+              "ddp": DDP(copy.deepcopy(base), device_ids=ids, bucket_cap_mb=bucket_cap_mb)}
     opts = {k: torch.optim.SGD(m.parameters(), lr=1e-3) for k, m in models.items()}
     g = torch.Generator().manual_seed(seed + r)
-    x, y = torch.randn(batch, width, generator=g), torch.randint(0, 10, (batch,), generator=g)
+    x, y = torch.randn(batch, width, generator=g).to(dev), torch.randint(0, 10, (batch,), generator=g).to(dev)
 
     def step(k: str) -> None:
         m, o = models[k], opts[k]
@@ -240,6 +242,8 @@ def time_data_parallel(width: int = 1024, depth: int = 6, batch: int = 32, repea
         if k == "naive":
             allreduce_gradients(m)
         o.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
 
     times: dict = {k: [] for k in models}
     for k in models:
