@@ -17,6 +17,7 @@ Book: book/distributed/tensor_parallel.ipynb
 from __future__ import annotations
 
 import copy
+import time
 
 import torch
 import torch.distributed as dist
@@ -25,7 +26,7 @@ from torch import nn
 
 __all__ = ["copy_to_parallel", "reduce_from_parallel", "gather_from_parallel", "ColumnParallelLinear",
            "RowParallelLinear", "ParallelMLP", "ParallelSelfAttention", "parallelize_block", "COMM",
-           "check_tensor_parallel", "check_fsdp_tp_2d"]
+           "check_tensor_parallel", "check_fsdp_tp_2d", "time_tensor_parallel"]
 
 COMM = {"all_reduce_bytes": 0, "all_reduces": 0}  # activation bytes all-reduced by this process
 
@@ -291,3 +292,33 @@ def check_fsdp_tp_2d(width: int = 32, per_dp_rank: int = 4, steps: int = 2, lr: 
     local = sum(p.to_local().numel() for p in model.parameters())
     return {"diff": diff, "local_fraction": local / sum(p.numel() for p in ref.parameters()),
             "mesh": tuple(mesh.shape)}
+
+
+def time_tensor_parallel(n_embd: int = 512, n_head: int = 8, batch: int = 8, seq: int = 64, repeats: int = 7,
+                         seed: int = 0) -> dict:
+    """Worker: seconds for forward + backward of one GPT block, unsharded on every rank vs
+    tensor-parallel over the ranks, interleaved; plus the weight bytes per rank of each and the
+    activation bytes all-reduced per step."""
+    from accel_lib.core.models import Block, GPTConfig
+    torch.manual_seed(seed)
+    block = Block(GPTConfig(n_embd=n_embd, n_head=n_head, block_size=seq))
+    tp = parallelize_block(block)
+    x = torch.randn(batch, seq, n_embd)
+
+    def run(m):
+        m.zero_grad(set_to_none=True)
+        m(x).sum().backward()
+    times: dict = {"unsharded": [], "tensor_parallel": []}
+    run(block)
+    run(tp)
+    COMM.update(all_reduce_bytes=0, all_reduces=0)
+    for _ in range(repeats):
+        for k, m in (("unsharded", block), ("tensor_parallel", tp)):
+            dist.barrier()
+            t0 = time.perf_counter()
+            run(m)
+            times[k].append(time.perf_counter() - t0)
+    med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    return {"median_s": med, "weight_bytes": {"unsharded": sum(p.numel() * 4 for p in block.parameters()),
+                                              "tensor_parallel": sum(p.numel() * 4 for p in tp.parameters())},
+            "all_reduce_bytes_per_step": COMM["all_reduce_bytes"] / repeats}
