@@ -29,10 +29,13 @@ STRATEGIES = ("dp", "zero1", "zero2", "zero3", "tp", "pp")
 
 
 def transformer_activation_bytes(layers: int, hidden: int, seq: int, batch: int, heads: int,
-                                 bytes_per_value: int = 2) -> float:
+                                 bytes_per_value: int = 2, flash: bool = True) -> float:
     """Activation bytes a transformer keeps for backward: ``layers * s * b * h * (34 + 5 a s / h)``
-    for 16-bit values (Korthikanti et al., 2023, no recomputation); scaled for other sizes."""
-    return layers * seq * batch * hidden * (34 + 5 * heads * seq / hidden) * bytes_per_value / 2
+    for 16-bit values (Korthikanti et al., 2023, no recomputation); scaled for other sizes. With
+    ``flash=True`` the ``5 a s / h`` term (the stored attention matrices) is dropped, as fused
+    attention kernels recompute them instead of storing them."""
+    per = 34 + (0 if flash else 5 * heads * seq / hidden)
+    return layers * seq * batch * hidden * per * bytes_per_value / 2
 
 
 @dataclass
