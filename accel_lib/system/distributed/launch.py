@@ -86,8 +86,10 @@ def _child(local_rank: int, nprocs: int, port: int, backend: str, threads: int, 
                       LOCAL_RANK=str(local_rank), WORLD_SIZE=str(nprocs), LOCAL_WORLD_SIZE=str(nprocs))
     torch.set_num_threads(threads)
     try:
+        # the collectives' own timeout is longer than the launcher's, so that a hang is always
+        # reported by the launcher (WorkerTimeout) rather than by whichever rank times out first
         dist.init_process_group(backend, rank=local_rank, world_size=nprocs,
-                                timeout=_dt.timedelta(seconds=max(1.0, timeout)))
+                                timeout=_dt.timedelta(seconds=timeout + 60.0))
         out = fn(*args, **kwargs)
         payload = pickle.dumps(("ok", local_rank, out))  # plain pickle: tensors travel by value
     except BaseException:  # noqa: BLE001 - every failure must reach the parent
@@ -141,7 +143,7 @@ def run_workers(fn: Callable, nprocs: int = 2, args: Sequence = (), kwargs: Opti
         nprocs: number of processes (ranks 0..nprocs-1).
         backend: ``"gloo"`` (CPU) or ``"nccl"`` (one GPU per process).
         timeout: seconds for the whole run; past it every rank is killed and :class:`WorkerTimeout`
-            is raised. The process group's own collective timeout is set to the same value.
+            is raised. (The process group's own collective timeout is a minute longer.)
         threads: ``torch.set_num_threads`` in each process (1 avoids oversubscribing the cores).
         start_method: ``"fork"`` (default on Linux with gloo: starts in well under a second, as the
             children inherit the imported torch) or ``"spawn"`` (default elsewhere and with NCCL,

@@ -41,3 +41,10 @@ def test_fsdp_tp_2d_on_four_ranks():
 def test_needs_a_group():
     with pytest.raises(RuntimeError, match="process group"):
         ColumnParallelLinear.from_linear(torch.nn.Linear(4, 4))
+
+
+def test_timing_worker_runs():
+    from accel_lib.system.distributed.tensor_parallel import time_tensor_parallel
+    out = run_workers(time_tensor_parallel, 2, kwargs=dict(n_embd=32, n_head=4, batch=2, seq=8, repeats=2), timeout=60)[0]
+    assert out["weight_bytes"]["tensor_parallel"] < 0.6 * out["weight_bytes"]["unsharded"]
+    assert out["all_reduce_bytes_per_step"] == 4 * 2 * 8 * 32 * 4  # 4 all-reduces of (B, T, C) fp32
