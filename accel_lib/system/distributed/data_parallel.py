@@ -223,7 +223,8 @@ def time_data_parallel(width: int = 1024, depth: int = 6, batch: int = 32, repea
                        bucket_cap_mb: float = 4.0, seed: int = 0) -> dict:
     """Worker: seconds per training step (forward, backward, gradient averaging, SGD step) of naive
     DP, :class:`BucketedDDP` and DDP, interleaved step by step so that machine noise hits all three
-    alike. Returns rank 0's medians, the model's gradient bytes and the number of buckets."""
+    alike. Returns rank 0's medians and minima (on a shared machine the minimum is the most robust
+    estimate of the intrinsic cost: load only ever adds), the gradient bytes and the bucket count."""
     from torch.nn.parallel import DistributedDataParallel as DDP
     from .launch import device
     r, dev = dist.get_rank(), device()
@@ -257,5 +258,5 @@ def time_data_parallel(width: int = 1024, depth: int = 6, batch: int = 32, repea
             times[k].append(time.perf_counter() - t0)
     med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
     nbytes = sum(p.numel() * p.element_size() for p in base.parameters())
-    return {"median_s": med, "grad_bytes": nbytes, "buckets": len(models["bucketed"].buckets),
+    return {"median_s": med, "min_s": {k: min(v) for k, v in times.items()}, "grad_bytes": nbytes, "buckets": len(models["bucketed"].buckets),
             "times": times if r == 0 else None}
