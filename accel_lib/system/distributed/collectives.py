@@ -165,14 +165,18 @@ def alpha_beta_time(kind: str, nbytes: float, n: int, alpha: float, beta: float)
 
 
 def fit_alpha_beta(nbytes: Sequence[float], seconds: Sequence[float]) -> tuple:
-    """Least-squares fit of ``seconds = alpha + beta * nbytes`` (one point-to-point message per
-    measurement). Returns ``(alpha, beta)``, both clipped at 0."""
+    """Fit ``seconds = alpha + beta * nbytes`` (one point-to-point message per measurement) by least
+    squares on the *relative* errors, so that the small messages, which carry the information about
+    alpha, count as much as the large ones (a plain fit is dominated by the largest times).
+    Returns ``(alpha, beta)``, both clipped at 0."""
     if len(nbytes) != len(seconds) or len(nbytes) < 2:
         raise ValueError("need at least two (nbytes, seconds) pairs of equal length.")
     x = torch.tensor(nbytes, dtype=torch.float64)
     y = torch.tensor(seconds, dtype=torch.float64)
-    a = torch.stack([torch.ones_like(x), x], 1)
-    sol = torch.linalg.lstsq(a, y.unsqueeze(1)).solution.squeeze(1)
+    if (y <= 0).any():
+        raise ValueError("seconds must be positive.")
+    a = torch.stack([torch.ones_like(x), x], 1) / y.unsqueeze(1)   # divide each equation by its y
+    sol = torch.linalg.lstsq(a, torch.ones_like(y).unsqueeze(1)).solution.squeeze(1)
     return max(0.0, float(sol[0])), max(0.0, float(sol[1]))
 
 
