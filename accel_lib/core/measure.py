@@ -129,8 +129,9 @@ def saved_activation_bytes(fn: Callable[[], Any]) -> dict:
     def pack(t: torch.Tensor) -> torch.Tensor:
         st = t.untyped_storage()
         key = (st.data_ptr(), t.device)
-        if key not in seen:
-            seen[key] = (st.nbytes(), isinstance(t, nn.Parameter) or t.requires_grad and t.is_leaf)
+        base = t._base if t._base is not None else t   # a view of a parameter (e.g. weight.t()) is a parameter
+        is_param = isinstance(base, nn.Parameter) or (base.requires_grad and base.is_leaf)
+        seen[key] = (st.nbytes(), is_param or seen.get(key, (0, False))[1])
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
