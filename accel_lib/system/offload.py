@@ -35,7 +35,8 @@ def offload_activations(device: torch.device | str = "cpu", pin_memory: bool = F
         raise ValueError("pin_memory=True needs CUDA (page-locked host memory is for GPU copies).")
 
     def pack(t: torch.Tensor):
-        if isinstance(t, nn.Parameter) or (t.is_leaf and t.requires_grad):
+        base = t._base if t._base is not None else t   # weight.t() is a view of a parameter
+        if isinstance(base, nn.Parameter) or (base.is_leaf and base.requires_grad):
             return (None, t)
         host = torch.empty(t.size(), dtype=t.dtype, layout=t.layout, device=device,
                            pin_memory=pin_memory and t.device.type == "cuda")
