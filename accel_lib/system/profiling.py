@@ -21,19 +21,22 @@ from typing import Callable, Iterator, Optional
 import torch
 from torch import nn
 
-__all__ = ["PHASES", "labelled_step", "profile_steps", "phase_times", "top_ops", "trace_summary"]
+__all__ = ["PHASES", "batches", "labelled_step", "profile_steps", "phase_times", "top_ops", "trace_summary"]
 
 PHASES = ("data", "forward", "backward", "optimizer")
 
 
 def labelled_step(model: nn.Module, next_batch: Callable[[], tuple], optimizer: torch.optim.Optimizer,
                   loss_fn: Callable = torch.nn.functional.cross_entropy) -> Callable[[], None]:
-    """A training step whose phases are labelled with ``record_function`` (names in :data:`PHASES`)."""
+    """A training step whose phases are labelled with ``record_function`` (names in :data:`PHASES`).
+    ``next_batch()`` returns ``(x, y)`` or a :class:`~accel_lib.core.Batch`; the data phase
+    includes producing it (so a slow loader shows up there)."""
     from torch.profiler import record_function
 
     def step() -> None:
         with record_function("data"):
-            x, y = next_batch()
+            b = next_batch()             # (x, y) or a Batch
+            x, y = b[0], b[1]
         with record_function("forward"):
             loss = loss_fn(model(x), y)
         with record_function("backward"):
