@@ -129,9 +129,9 @@ def saved_activation_bytes(fn: Callable[[], Any]) -> dict:
     def pack(t: torch.Tensor) -> torch.Tensor:
         st = t.untyped_storage()
         key = (st.data_ptr(), t.device)
-        base = t._base if t._base is not None else t   # a view of a parameter (e.g. weight.t()) is a parameter
-        is_param = isinstance(base, nn.Parameter) or (base.requires_grad and base.is_leaf)
-        seen[key] = (st.nbytes(), is_param or seen.get(key, (0, False))[1])
+        if key not in seen:
+            base = t._base if t._base is not None else t  # a transposed weight is a view of a leaf
+            seen[key] = (st.nbytes(), base.is_leaf and base.requires_grad)
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
