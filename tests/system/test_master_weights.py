@@ -84,3 +84,19 @@ def test_state_dict_round_trip():
     assert torch.equal(opt2.master[0], opt.master[0]) and torch.equal(w2, w)
     with pytest.raises(ValueError, match="no trainable"):
         MasterWeightOptimizer([], lambda p: torch.optim.SGD(p, lr=0.1))
+
+
+def test_master_weights_with_gradscaler_or_ours_identical():
+    x, y = tiny_images(64, 8, seed=2)
+    loader = ImageLoader(x, y, 16, seed=0)
+
+    def run(scaler):
+        torch.manual_seed(0)
+        m = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 32), nn.GELU(), nn.Linear(32, 10))
+        st = train(m, loader, budget=Budget(6, "steps"), device="cpu", log_every=1, scaler=scaler,
+                   optimizer=with_master_weights(lambda p: torch.optim.SGD(p, lr=0.1)),
+                   techniques=[HalfPrecision("fp16")])
+        return [h["loss"] for h in st.history], [p.detach().clone() for p in st.model.parameters()]
+    (l1, p1), (l2, p2) = run(DynamicLossScaler(init_scale=2.0 ** 24, growth_interval=2)), \
+        run(torch.amp.GradScaler("cpu", init_scale=2.0 ** 24, growth_interval=2))
+    assert l1 == l2 and all(torch.equal(a, b) for a, b in zip(p1, p2))
