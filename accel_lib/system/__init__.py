@@ -55,3 +55,8 @@ CATALOG: list = [
     CatalogEntry("Profiling a training step", "system", "input pipeline", "accel_lib.system.profiling",
                  "finding the bottleneck", "torch.profiler", "book/system/input_pipeline.ipynb"),
 ]
+
+# Distributed training (Part 5b) keeps its entries in its own subpackage.
+from .distributed import CATALOG as _DISTRIBUTED  # noqa: E402
+
+CATALOG = CATALOG + list(_DISTRIBUTED)
