@@ -26,19 +26,17 @@ def sample_lam(alpha: float, generator: Optional[torch.Generator] = None) -> flo
     """One draw of the mixing weight ``lam ~ Beta(alpha, alpha)``.
 
     Drawn as ``G1 / (G1 + G2)`` with ``Gi ~ Gamma(alpha, 1)``, so that a ``generator`` makes it
-    reproducible (``torch.distributions.Beta`` takes no generator).
+    reproducible (``torch.distributions.Beta`` takes no generator). For tiny ``alpha`` both
+    gammas can underflow to 0; the draw is then 0 or 1 with equal odds, the limit of the Beta.
     """
     if not alpha > 0:
         raise ValueError(f"alpha must be > 0 (alpha=1 draws lam uniformly from [0, 1]), got {alpha}.")
     a = torch.full((2,), float(alpha), dtype=torch.float64)
-    # torch._standard_gamma takes no generator; draw it from uniforms through a seeded state instead
-    if generator is None:
-        g = torch._standard_gamma(a)
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-            g = torch._standard_gamma(a)
-    return float(g[0] / (g[0] + g[1]))
+    g = torch._standard_gamma(a, generator=generator)
+    total = float(g[0] + g[1])
+    if total == 0.0:
+        return float(torch.rand((), generator=generator) < 0.5)
+    return float(g[0]) / total
 
 
 def sample_pairing(batch: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
