@@ -11,7 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 
 from accel_lib.core import ImageLoader, compare, default_device, format_fingerprint, load_cifar10, provenance
 from accel_lib.data import per_image_loader

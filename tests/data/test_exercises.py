@@ -1,9 +1,8 @@
 import pytest
-import torch
 import torch.nn.functional as F
 
-from accel_lib.data import cutmix_box, forgetting_events, image_size, importance_probabilities, mixup_batch, pacing, \
-    select_top_loss, seq_len, smooth_labels
+from accel_lib.data import (forgetting_events, image_size, importance_probabilities, mixup_batch, pacing,
+                            select_top_loss, seq_len, smooth_labels)
 from accel_lib.exercises import data as ex
 
 
