@@ -8,7 +8,8 @@ Paper: Bengio, Louradour, Collobert, Weston, "Curriculum Learning", ICML 2009; H
 Dyer, Neyshabur, "When Do Curricula Work?", ICLR 2021 (the honest comparison with random order).
 Reference: none (pacing functions in closed form: tests/data/test_curriculum.py).
 Caveats: Wu et al. found that on standard benchmarks curricula rarely beat random order with the
-same pacing; they help mainly with a short budget or noisy labels. Always compare against the
+same pacing; they help mainly with a short budget or noisy labels. Scores from a weak proxy can
+make the easy pool hold only a few classes (``balance_classes=True`` ranks within classes). Always compare against the
 same pacing on a random order (``order="random"``), not only against standard training.
 Book: book/data/curriculum.ipynb
 """
@@ -63,18 +64,33 @@ def pacing(progress: float, kind: str = "linear", start: float = 0.2, saturate: 
 
 
 def difficulty_order(scores: torch.Tensor, order: str = "easy_first",
-                     generator: Optional[torch.Generator] = None) -> torch.Tensor:
+                     generator: Optional[torch.Generator] = None,
+                     labels: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Indices sorted by ``scores`` (higher = harder): ``easy_first`` (curriculum), ``hard_first``
-    (anti-curriculum) or ``random`` (the control: same pacing, no ordering)."""
+    (anti-curriculum) or ``random`` (the control: same pacing, no ordering).
+
+    With ``labels`` the order is class-balanced: examples are ranked *within their class* and sorted
+    by their relative rank (rank / class size), so every prefix of the order holds the classes in
+    their dataset proportions. Without it, a weak proxy that has learned only a few classes makes
+    the easiest examples all come from those classes.
+    """
     if scores.dim() != 1:
         raise ValueError("scores must be a vector (N,).")
-    if order == "easy_first":
-        return torch.argsort(scores, stable=True)
-    if order == "hard_first":
-        return torch.argsort(scores, descending=True, stable=True)
+    if order not in ("easy_first", "hard_first", "random"):
+        raise ValueError(f"order must be 'easy_first', 'hard_first' or 'random', got {order!r}.")
     if order == "random":
         return torch.randperm(len(scores), generator=generator)
-    raise ValueError(f"order must be 'easy_first', 'hard_first' or 'random', got {order!r}.")
+    key = scores.double() if order == "easy_first" else -scores.double()
+    if labels is None:
+        return torch.argsort(key, stable=True)
+    if labels.shape != scores.shape:
+        raise ValueError(f"need one label per score: {tuple(labels.shape)} labels, {tuple(scores.shape)} scores.")
+    rel = torch.empty_like(key)
+    for c in labels.unique():
+        idx = (labels == c).nonzero().flatten()
+        ranks = torch.argsort(torch.argsort(key[idx], stable=True), stable=True).double()
+        rel[idx] = (ranks + 0.5) / len(idx)
+    return torch.argsort(rel, stable=True)
 
 
 class CurriculumLoader(IndexedImageLoader):
@@ -101,12 +117,14 @@ class CurriculumLoader(IndexedImageLoader):
 
 @dataclass
 class Curriculum(Technique):
-    """A data curriculum; build its loader with :meth:`loader` from per-example difficulty scores."""
+    """A data curriculum; build its loader with :meth:`loader` from per-example difficulty scores.
+    ``balance_classes`` ranks examples within their class (see :func:`difficulty_order`)."""
 
     pacing: str = "linear"
     start: float = 0.2
     saturate: float = 0.8
     order: str = "easy_first"
+    balance_classes: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -118,7 +136,8 @@ class Curriculum(Technique):
         """A loader over uint8 ``x``/``y`` ordered by ``scores`` (higher = harder)."""
         if len(scores) != len(x):
             raise ValueError(f"need one difficulty score per example: {len(scores)} scores, {len(x)} images.")
-        ordered = difficulty_order(scores.cpu(), self.order, torch.Generator().manual_seed(self.seed))
+        ordered = difficulty_order(scores.cpu(), self.order, torch.Generator().manual_seed(self.seed),
+                                   y.cpu() if self.balance_classes else None)
         self._loader = CurriculumLoader(self, ordered, x, y, batch_size, **kw)
         return self._loader
 

@@ -30,6 +30,17 @@ def test_orders():
     assert sorted(difficulty_order(s, "random", torch.Generator().manual_seed(0)).tolist()) == [0, 1, 2]
 
 
+def test_class_balanced_order():
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    scores = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.9, 1.0, 1.1, 1.2])   # class 0 is all easier
+    assert difficulty_order(scores)[:4].tolist() == [0, 1, 2, 3]
+    bal = difficulty_order(scores, labels=labels)
+    assert sorted(labels[bal[:4]].tolist()) == [0, 0, 1, 1]           # every prefix is balanced
+    assert bal[:2].tolist() in ([0, 4], [4, 0])                       # easiest of each class first
+    hard = difficulty_order(scores, "hard_first", labels=labels)
+    assert set(hard[:2].tolist()) == {3, 7}
+
+
 def test_early_batches_come_from_the_easiest_pool():
     x, y = tiny_images(100, 8)
     scores = torch.arange(100.0).flip(0)            # example 99 is the easiest
