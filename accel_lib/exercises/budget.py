@@ -1,4 +1,4 @@
-"""Checkers for the budgeted-training exercises (book/budget/*.ipynb)."""
+"""Checkers for the budgeted-training exercises (``book/budget/*.ipynb``)."""
 from __future__ import annotations
 
 import math

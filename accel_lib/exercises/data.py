@@ -1,4 +1,4 @@
-"""Checkers for the data-centric chapter's exercises (book/data/*.ipynb).
+"""Checkers for the data-centric chapter's exercises (``book/data/*.ipynb``).
 
 Each ``check_*`` runs a learner's function against the library on fresh random inputs and raises
 ``AssertionError`` with a hint when they disagree; it returns ``True`` otherwise.
