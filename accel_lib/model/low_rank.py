@@ -39,7 +39,7 @@ def truncated_svd(w: torch.Tensor, rank: int) -> tuple:
     """(B, A) with B: (d_out, r), A: (r, d_in) and B @ A the best rank-r approximation of ``w``
     (the singular values are split evenly: B = U_r sqrt(S_r), A = sqrt(S_r) V_r^T)."""
     _check_rank(w, rank)
-    u, s, vh = torch.linalg.svd(w.detach().float(), full_matrices=False)
+    u, s, vh = torch.linalg.svd(w.detach().to(torch.promote_types(w.dtype, torch.float32)), full_matrices=False)
     root = s[:rank].sqrt()
     return (u[:, :rank] * root).to(w.dtype), (root[:, None] * vh[:rank]).to(w.dtype)
 
@@ -48,7 +48,7 @@ def low_rank_error(w: torch.Tensor, rank: int) -> dict:
     """Errors of the rank-r truncation predicted by Eckart-Young: Frobenius sqrt(sum_{i>r} s_i^2),
     spectral s_{r+1} (0 at full rank)."""
     _check_rank(w, rank)
-    s = torch.linalg.svdvals(w.detach().float())
+    s = torch.linalg.svdvals(w.detach().to(torch.promote_types(w.dtype, torch.float32)))
     tail = s[rank:]
     return {"frobenius": float(tail.square().sum().sqrt()), "spectral": float(tail[0]) if len(tail) else 0.0}
 
