@@ -43,14 +43,19 @@ def freeze_times(n_units: int, t0: float = 0.5, cubic: bool = True) -> list:
 
 
 def freeze_units(model: nn.Module) -> list:
-    """The model's trainable units in forward order: its top-level children, with Sequential and
-    ModuleList containers expanded one level (FastCNN: stem, 3 blocks, head; GPT: embeddings, each
-    block, final norm and head). Units without parameters are left out."""
+    """The model's trainable units in forward order: its top-level children, where a container
+    (Sequential/ModuleList) of blocks is expanded one level (FastCNN: stem, 3 blocks, head; GPT:
+    token and position embeddings, each block, final norm, head). Units without parameters are
+    left out. A container of plain layers (a stem of conv, norm, activation) stays one unit."""
+    def has_params(m: nn.Module) -> bool:
+        return any(True for _ in m.parameters())
+
     units = []
-    for name, child in model.named_children():
-        if isinstance(child, (nn.Sequential, nn.ModuleList)) and len(child) > 1:
-            units.extend(c for c in child if any(True for _ in c.parameters()))
-        elif any(True for _ in child.parameters()):
+    for child in model.children():
+        inner = [c for c in child.children() if has_params(c)] if isinstance(child, (nn.Sequential, nn.ModuleList)) else []
+        if len(inner) > 1 and all(any(True for _ in c.children()) for c in inner):
+            units.extend(inner)
+        elif has_params(child):
             units.append(child)
     return units
 
