@@ -7,9 +7,9 @@ Paper: Katharopoulos et al., "Transformers are RNNs: Fast Autoregressive Transfo
 Attention", ICML 2020 (phi = elu + 1); see also Wang et al., "Linformer", 2020.
 Reference: none in PyTorch; tests/model/test_linear_attention.py checks the chunked O(T) version
 against the explicit quadratic form written in the test.
-Caveats: it is a different model, not an approximation that converges to softmax attention; on the
-character LM it reaches a worse loss for the same steps (measured on the page), and at the short
-contexts of small models (T <= D) it saves nothing.
+Caveats: it is a different model, not an approximation that converges to softmax attention, and
+the literature reports lower quality than softmax attention at convergence; the page's short
+character-LM run is the measured comparison here. At short contexts (T <= D) it saves nothing.
 Book: book/model/basic_modules.ipynb
 """
 from __future__ import annotations
