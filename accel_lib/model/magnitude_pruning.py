@@ -14,7 +14,7 @@ Book: book/model/compression.ipynb
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Optional
 
 import torch
@@ -102,13 +102,13 @@ class GradualMagnitudePruning(Technique):
     update_every: float = 0.05
     scope: str = "layer"
     skip_last: bool = True
-    masks: Optional[list] = field(default=None, repr=False)
-    current: float = 0.0
 
     stage = Stage.SURGERY
 
     def __post_init__(self) -> None:
         check_sparsity(self.final_sparsity)
+        self.masks: Optional[list] = None      # state, not hyperparameters
+        self.current = 0.0
         gmp_schedule(0.0, self.final_sparsity, self.start, self.end)
         if self.scope not in ("layer", "global"):
             raise ValueError(f"scope must be 'layer' or 'global', got {self.scope!r}.")

@@ -15,7 +15,7 @@ Book: book/model/compression.ipynb
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -75,12 +75,12 @@ class RigL(Technique):
     update_every: float = 0.05
     end: float = 0.75
     seed: int = 0
-    masks: Optional[list] = field(default=None, repr=False)
 
     stage = Stage.SURGERY
 
     def __post_init__(self) -> None:
         check_sparsity(self.sparsity)
+        self.masks: Optional[list] = None      # state, not hyperparameters
 
     def setup_model(self, model: nn.Module, state) -> nn.Module:
         ws = [p for _, p in prunable_weights(model)]
