@@ -15,9 +15,7 @@ Book: book/model/curriculum.ipynb
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
-import torch
 from torch import nn
 
 from ..core.technique import Stage, Technique

@@ -17,7 +17,6 @@ Book: book/model/initialization.ipynb
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from accel_lib.model.lora import LoRA, LoRALinear, add_lora, lora_parameter_count, merge_lora
+from accel_lib.model.lora import LoRA, LoRALinear, lora_parameter_count, merge_lora
 from tests.model.helpers import tiny_gpt, train_gpt
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.utils.prune as prune
 
-from accel_lib.core import FastCNN
+
 from accel_lib.model.magnitude_pruning import (GradualMagnitudePruning, density_report, global_magnitude_masks,
                                                gmp_schedule, magnitude_mask, prunable_weights)
 from tests.model.helpers import train_cnn
