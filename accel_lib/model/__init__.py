@@ -3,6 +3,7 @@
 Each module is one technique (its docstring is the card); ``CATALOG`` lists them in book order.
 """
 from ..core.registry import CatalogEntry
+from ._explorer import attention_memory_table, attention_memory_widget, plot_attention_memory  # noqa: F401
 
 _B = "book/model/basic_modules.ipynb"
 _C = "book/model/compression.ipynb"

@@ -5,7 +5,7 @@ from accel_lib.exercises import model as ex
 from accel_lib.model.magnitude_pruning import magnitude_mask
 from accel_lib.model.net2net import widen_linear_pair
 from accel_lib.model.stochastic_depth import drop_path
-from accel_lib.model.explorer import attention_memory_table
+from accel_lib.model import attention_memory_table
 
 
 def _online(x, block):
