@@ -7,9 +7,7 @@ totals: dict = defaultdict(float)
 for case in ET.parse(sys.argv[1] if len(sys.argv) > 1 else ".test-results.xml").iter("testcase"):
     cls = case.get("classname", "")
     name = case.get("name", "")
-    key = cls if cls.endswith(".ipynb") or "ipynb" in cls else cls.rsplit(".", 1)[0]
-    if "ipynb" in name and "ipynb" not in key:
-        key = name.split("::")[0]
+    key = cls if "ipynb" in cls else (cls.rsplit(".", 1)[0] if cls else "(unnamed)")
     totals[key] += float(case.get("time", 0))
 print("time per notebook / test module (s):")
 for k, v in sorted(totals.items(), key=lambda kv: -kv[1])[:60]:
