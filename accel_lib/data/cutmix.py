@@ -19,7 +19,7 @@ import torch
 
 from ..core.technique import Batch, Technique
 from ._util import check_images, check_lam, check_perm, soft_labels
-from .mixup import sample_lam, sample_pairing
+from .mixup import mixing_generator, sample_lam, sample_pairing
 
 __all__ = ["cutmix_box", "cutmix_batch", "CutMix"]
 
@@ -76,11 +76,7 @@ class CutMix(Technique):
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.alpha > 0:
-            raise ValueError(f"alpha must be > 0, got {self.alpha}.")
-        if not 0.0 <= self.p <= 1.0:
-            raise ValueError(f"p is a probability, got {self.p}.")
-        self._g = torch.Generator().manual_seed(self.seed)
+        self._g = mixing_generator(self.alpha, self.p, self.seed)
 
     def on_batch(self, batch: Batch, state) -> Batch:
         check_images(batch.x)

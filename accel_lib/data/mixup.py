@@ -39,6 +39,15 @@ def sample_lam(alpha: float, generator: Optional[torch.Generator] = None) -> flo
     return float(g[0]) / total
 
 
+def mixing_generator(alpha: float, p: float, seed: int) -> torch.Generator:
+    """Validate the settings shared by MixUp and CutMix; return the technique's own generator."""
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0, got {alpha}.")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p is a probability, got {p}.")
+    return torch.Generator().manual_seed(seed)
+
+
 def sample_pairing(batch: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """A random pairing: example ``i`` is mixed with example ``perm[i]``."""
     return torch.randperm(batch, generator=generator)
@@ -79,11 +88,7 @@ class MixUp(Technique):
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.alpha > 0:
-            raise ValueError(f"alpha must be > 0, got {self.alpha}.")
-        if not 0.0 <= self.p <= 1.0:
-            raise ValueError(f"p is a probability, got {self.p}.")
-        self._g = torch.Generator().manual_seed(self.seed)
+        self._g = mixing_generator(self.alpha, self.p, self.seed)
 
     def on_batch(self, batch: Batch, state) -> Batch:
         if float(torch.rand((), generator=self._g)) >= self.p:
