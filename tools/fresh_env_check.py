@@ -151,8 +151,9 @@ def main(argv=None) -> int:
         t = time.time()
         r = run([str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
                  "--nbval-cell-timeout=600", "-n", str(args.jobs), "--dist", "loadfile",
-                 "-o", "addopts=", "--rootdir", str(work), *map(str, notebooks)],
-                env=env, cwd=work, capture_output=True, text=True)
+                 "-o", "addopts=", "-o", "pythonpath=", "--rootdir", str(ROOT),
+                 *(str(Path(n).resolve().relative_to(ROOT)) for n in notebooks)],
+                env=env, cwd=ROOT, capture_output=True, text=True)  # nodeids need the repo as rootdir
         result["phases"]["notebooks"] = round(time.time() - t, 1)
         tail = (r.stdout + r.stderr).strip().splitlines()
         print("\n".join(tail[-40:]))
