@@ -130,7 +130,8 @@ def saved_activation_bytes(fn: Callable[[], Any]) -> dict:
         st = t.untyped_storage()
         key = (st.data_ptr(), t.device)
         if key not in seen:
-            seen[key] = (st.nbytes(), isinstance(t, nn.Parameter) or t.requires_grad and t.is_leaf)
+            base = t._base if t._base is not None else t  # a transposed weight is a view of a leaf
+            seen[key] = (st.nbytes(), base.is_leaf and base.requires_grad)
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
