@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import torch
 from torch import nn
@@ -72,6 +72,24 @@ class RangeTestResult:
         return ax
 
 
+def _cycle(batches: Iterable) -> Iterator:
+    """Batches forever: successive epochs of a loader with ``iter_epoch``, or repeated passes over
+    a re-iterable (a list, a DataLoader)."""
+    if hasattr(batches, "iter_epoch"):
+        epoch = 0
+        while True:
+            yield from batches.iter_epoch(epoch)
+            epoch += 1
+    while True:
+        n = 0
+        for b in batches:
+            n += 1
+            yield b
+        if n == 0 or iter(batches) is batches:
+            raise ValueError("the batches ran out before `steps`: pass a loader (or a list) rather than a "
+                             "one-shot iterator, or lower `steps`.")
+
+
 def lr_range_test(model: nn.Module, batches: Iterable, optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
                   *, min_lr: float = 1e-5, max_lr: float = 10.0, steps: int = 100, smooth: float = 0.9,
                   diverge: float = 4.0, loss_fn: Callable = default_loss,
@@ -79,7 +97,7 @@ def lr_range_test(model: nn.Module, batches: Iterable, optimizer: Callable[[Iter
     """Train a copy of ``model`` for ``steps`` steps with the LR growing from ``min_lr`` to
     ``max_lr`` geometrically; stop early once the smoothed loss exceeds ``diverge`` times its best.
 
-    ``batches`` yields ``Batch``/``(x, y)`` pairs and is cycled if shorter than ``steps``.
+    ``batches`` yields ``Batch``/``(x, y)`` pairs: a loader (cycled over epochs) or a list.
     """
     if not 0 <= smooth < 1:
         raise ValueError(f"smooth must be in [0, 1), got {smooth!r}.")
@@ -94,13 +112,9 @@ def lr_range_test(model: nn.Module, batches: Iterable, optimizer: Callable[[Iter
     net.train()
     res = RangeTestResult()
     avg, best = 0.0, math.inf
-    it = iter(batches)
+    it = _cycle(batches)
     for k, lr in enumerate(lrs):
-        try:
-            raw = next(it)
-        except StopIteration:
-            it = iter(batches)
-            raw = next(it)
+        raw = next(it)
         b = raw if isinstance(raw, Batch) else Batch(*raw)
         for g in opt.param_groups:
             g["lr"] = lr

@@ -24,7 +24,7 @@ import math
 from typing import Callable, Optional, Sequence
 
 __all__ = ["Schedule", "constant", "linear_warmup", "step_decay", "cosine", "with_warmup", "warmup_cosine",
-           "sgdr", "one_cycle", "inverse_sqrt", "warmup_stable_decay", "warmup_fraction", "sample",
+           "sgdr", "one_cycle", "inverse_sqrt", "warmup_stable_decay", "warmup_fraction", "sample", "plot_schedules", "schedule_explorer",
            "SCHEDULES"]
 
 Schedule = Callable[[float], float]
@@ -233,3 +233,36 @@ SCHEDULES = {
     "inverse sqrt": lambda warmup, final: inverse_sqrt(max(warmup, 0.01)),
     "warmup-stable-decay": lambda warmup, final: warmup_stable_decay(warmup, 0.2, final),
 }
+
+
+def plot_schedules(warmup: float = 0.05, final: float = 0.0, peak_lr: float = 0.1, total_steps: int = 1000,
+                   names: Optional[Sequence[str]] = None, ax=None):
+    """Draw the LR per step of the schedules in ``SCHEDULES`` (all by default) for a run of
+    ``total_steps`` steps with peak ``peak_lr``; the static twin of :func:`schedule_explorer`."""
+    import matplotlib.pyplot as plt
+    ax = ax or plt.subplots(figsize=(7, 3.2))[1]
+    for name in names or SCHEDULES:
+        f = SCHEDULES[name](warmup, final)
+        ax.plot(range(total_steps), [peak_lr * m for m in sample(f, total_steps)], label=name)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("learning rate")
+    ax.legend(fontsize=7, ncol=2)
+    return ax
+
+
+def schedule_explorer():
+    """An ipywidgets explorer over :data:`SCHEDULES`: sliders for warmup, final value, peak LR and
+    total steps, and a choice of schedules; each change redraws :func:`plot_schedules`."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    def show(warmup, final, peak_lr, total_steps, names):
+        plot_schedules(warmup, final, peak_lr, total_steps, names or list(SCHEDULES))
+        plt.show()
+    return w.interactive(
+        show,
+        warmup=w.FloatSlider(value=0.05, min=0.0, max=0.5, step=0.01, description="warmup"),
+        final=w.FloatLogSlider(value=1e-3, base=10, min=-4, max=-0.5, description="final"),
+        peak_lr=w.FloatLogSlider(value=0.1, base=10, min=-4, max=1, description="peak LR"),
+        total_steps=w.IntSlider(value=1000, min=50, max=10000, step=50, description="steps"),
+        names=w.SelectMultiple(options=list(SCHEDULES), value=list(SCHEDULES), description="schedules"))

@@ -53,3 +53,15 @@ def test_bad_arguments(kw):
     m = torch.nn.Linear(2, 2)
     with pytest.raises(ValueError, match="must|need"):
         lr_range_test(m, [(torch.randn(4, 2), torch.randint(0, 2, (4,)))], lambda p: torch.optim.SGD(p, lr=0.1), **kw)
+
+
+def test_cycles_a_loader_and_refuses_a_short_one_shot_iterator():
+    from accel_lib.core import ImageLoader
+    from tests.conftest import tiny_images
+    x, y = tiny_images(32, 8)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 10))
+    opt = lambda p: torch.optim.SGD(p, lr=0.1)
+    res = lr_range_test(net, ImageLoader(x, y, 8), opt, steps=12)      # 4 batches per epoch, 3 epochs
+    assert len(res.lrs) == 12
+    with pytest.raises(ValueError, match="ran out"):
+        lr_range_test(net, ImageLoader(x, y, 8).iter_epoch(0), opt, steps=12)

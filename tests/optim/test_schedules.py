@@ -133,3 +133,15 @@ def test_trains_through_loop_with_expected_lrs():
 def test_bad_arguments_raise_with_advice(bad):
     with pytest.raises(ValueError, match="must|does not fit|exceed|shorten"):
         bad()
+
+
+def test_plot_and_explorer_use_the_library_schedules():
+    import matplotlib
+    matplotlib.use("Agg")
+    ax = S.plot_schedules(0.1, 0.01, 0.5, 200)
+    lines = ax.get_lines()
+    assert len(lines) == len(S.SCHEDULES)
+    cos = dict(zip(S.SCHEDULES, lines))["cosine"]
+    assert list(cos.get_ydata()) == [0.5 * m for m in S.sample(S.SCHEDULES["cosine"](0.1, 0.01), 200)]
+    ex = S.schedule_explorer()
+    assert {c.description for c in ex.children[:-1]} >= {"warmup", "peak LR", "steps"}
