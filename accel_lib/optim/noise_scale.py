@@ -43,7 +43,8 @@ class GradientNoiseScale(Technique):
     """Every ``every`` steps, compare the batch gradient with the gradients of its ``parts``
     equal slices (extra backward passes on the same batch; BatchNorm buffers and gradients are
     restored afterwards, so training is unchanged). Estimates go to ``state.extras["noise_scale"]``
-    and to ``self.history`` as ``(step, B_simple)``.
+    and to ``self.history`` as ``(step, B_simple)``; ``B_simple`` is NaN while the smoothed ``|G|^2``
+    estimate is not positive (the signal is still below the noise of the estimate).
 
     ``ema``: smoothing of the numerator and denominator before the ratio.
     """
@@ -92,7 +93,8 @@ class GradientNoiseScale(Technique):
         self._g2 = a * self._g2 + (1 - a) * g2
         self._s = a * self._s + (1 - a) * s
         corr = 1 - a ** self._n
-        b_simple = (self._s / corr) / max(self._g2 / corr, 1e-30)
+        g2_avg = self._g2 / corr
+        b_simple = (self._s / corr) / g2_avg if g2_avg > 0 else float("nan")   # |G|^2 not yet resolved
         self.history.append((state.counters.step, b_simple))
         state.extras["noise_scale"] = b_simple
 
