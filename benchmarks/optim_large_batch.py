@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--base-batch", type=int, default=32)
     ap.add_argument("--lars-lr", type=float, default=None)
     ap.add_argument("--lamb-lr", type=float, default=None)
+    ap.add_argument("--multiples", type=int, nargs="+", default=[4, 16], help="batch multiples to run")
     args = ap.parse_args()
     set_threads()
     n_train, n_test, widths, epochs = (50_000, 10_000, (64, 256, 256), 16) if args.full else (4096, 1000, (16, 32, 64), 3)
@@ -39,7 +40,7 @@ def main() -> None:
     lars_lr = args.lars_lr if args.lars_lr is not None else LARS_LR
     lamb_lr = args.lamb_lr if args.lamb_lr is not None else LAMB_LR
     configs = [("SGD", 1, sgd(0.05))]
-    for k in (4, 16):
+    for k in args.multiples:
         configs += [("SGD+linear", k, sgd(scaled_lr(0.05, b0, b0 * k))),
                     ("AdamW+sqrt", k, lambda p, k=k: torch.optim.AdamW(p, lr=scaled_lr(1e-3, b0, b0 * k, "sqrt"), weight_decay=0.05)),
                     ("LARS", k, lambda p: LARS(p, lr=lars_lr, momentum=0.9, weight_decay=5e-4)),
@@ -56,7 +57,8 @@ def main() -> None:
     for r in rows:
         r["accuracy_ratio"] = r["accuracy"] / base["accuracy"]
         r["time_ratio"] = r["seconds"] / base["seconds"]
-    out = {"settings": dict(n_train=n_train, widths=widths, epochs=epochs, base_batch=b0, lars_lr=lars_lr, lamb_lr=lamb_lr),
+    out = {"settings": dict(n_train=n_train, widths=widths, epochs=epochs, base_batch=b0, lars_lr=lars_lr, lamb_lr=lamb_lr,
+                            multiples=args.multiples),
            "rows": rows, "provenance": provenance(" ".join(["python"] + sys.argv))}
     path = Path(__file__).resolve().parent / "results" / "optim_large_batch.json"
     path.write_text(json.dumps(out, indent=1))
