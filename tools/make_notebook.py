@@ -31,6 +31,7 @@ def build(md: Path, execute: bool = True) -> float:
     out.parent.mkdir(parents=True, exist_ok=True)
     t = time.time()
     if execute:
+        os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend to show figures
         env_path = os.environ.get("PYTHONPATH", "")
         os.environ["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env_path}" if env_path else str(ROOT)
         NotebookClient(nb, timeout=900, kernel_name="python3",

@@ -15,4 +15,6 @@ from .models import GPT, FastCNN, GPTConfig, count_params, resnet18_cifar
 from .registry import PARTS, SUBSECTIONS, CatalogEntry
 from .technique import Batch, ConflictError, Stage, Technique
 
+
+from .baselines import Recipe, char_gpt, cifar_fastcnn, cifar_resnet18, run_recipe, triangular, warmup_cosine
 __all__ = [n for n in dir() if not n.startswith("_")]

@@ -108,7 +108,11 @@ def _decode_cifar_tar(path: Path) -> ImageData:
         rows.sort(key=lambda r: (index[r[0]], r[1]))
         raw = [torch.frombuffer(bytearray(r[2]), dtype=torch.uint8) for r in rows]
         imgs = decode_jpeg(raw, mode=__import__("torchvision").io.ImageReadMode.RGB)
-        out[split] = (torch.stack(imgs), torch.tensor([index[r[0]] for r in rows], dtype=torch.long))
+        labels = torch.tensor([index[r[0]] for r in rows], dtype=torch.long)
+        # The archive is sorted by class; store a fixed shuffle so that prefixes such as x[:1000]
+        # are class-mixed, as in the canonical release.
+        perm = torch.randperm(len(rows), generator=torch.Generator().manual_seed(0))
+        out[split] = (torch.stack(imgs)[perm], labels[perm])
     if len(out["train"][1]) != 50_000 or len(out["test"][1]) != 10_000:
         raise DatasetNotFoundError(f"{path} decoded to {len(out['train'][1])} train / "
                                    f"{len(out['test'][1])} test images, expected 50000 / 10000.")
@@ -135,11 +139,14 @@ def _download_cifar() -> ImageData:
 def load_cifar10(root: Optional[str] = None) -> ImageData:
     """CIFAR-10 as uint8 tensors: 50,000 train and 10,000 test images, 3x32x32.
 
+    Images come in a fixed class-mixed order (the offline copy is shuffled once with seed 0), so a
+    prefix such as ``train_x[:5000]`` is a fair subset.
+
     Decoding the offline JPEG copy takes about 10 s once; later calls load the cached tensor in
     well under a second.
     """
     off = _offline_file(*CIFAR10_JPEG, root)
-    key = f"cifar10-{'jpeg-' + CIFAR10_JPEG[1][:12] if off else 'canonical'}.pt"
+    key = f"cifar10-{'jpeg-' + CIFAR10_JPEG[1][:12] + '-shuffled' if off else 'canonical'}.pt"
     cached = cache_dir() / key
     if cached.exists():
         d = torch.load(cached, weights_only=True)

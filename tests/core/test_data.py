@@ -17,6 +17,7 @@ def test_cifar10_offline(cifar10):
     assert torch.bincount(d.train_y).tolist() == [5000] * 10
     assert torch.bincount(d.test_y).tolist() == [1000] * 10
     assert 100 < d.train_x.float().mean() < 150  # real photographs, not noise or zeros
+    assert torch.bincount(d.train_y[:5000], minlength=10).min() > 400  # prefixes are class-mixed
     s = d.subset(100, 50, seed=1)
     assert len(s.train_y) == 100 and len(s.test_y) == 50
 
