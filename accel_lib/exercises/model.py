@@ -28,7 +28,7 @@ def check_online_logsumexp(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> b
 
 
 def check_magnitude_mask(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool:
-    """``fn(w, sparsity)``: a 0/1 mask zeroing the round(sparsity * numel) smallest |w|."""
+    """``fn(w, sparsity)``: a 0/1 mask zeroing the round(sparsity * numel) smallest ``|w|``."""
     import torch.nn.utils.prune as prune
     g = torch.Generator().manual_seed(3)
     for shape, s in (((8, 5), 0.5), ((4, 3, 3, 3), 0.9), ((100,), 0.0)):

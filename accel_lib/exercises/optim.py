@@ -56,7 +56,7 @@ def check_lars_trust_ratio(fn: Callable[..., torch.Tensor]) -> bool:
 
 
 def check_noise_scale(fn: Callable[[float, float, int, int], float]) -> bool:
-    """``fn(g_small_sq, g_big_sq, b_small, b_big)`` -> B_simple = tr(Sigma) / |G|^2."""
+    """``fn(g_small_sq, g_big_sq, b_small, b_big)`` -> B_simple = ``tr(Sigma) / |G|^2``."""
     for a, b, bs, bb in ((2.0, 1.2, 32, 256), (5.0, 4.5, 64, 128), (1.1, 0.2, 8, 1024)):
         g2, s = noise_scale_estimates(a, b, bs, bb)
         _close(fn(a, b, bs, bb), s / g2, f"B_simple for |G_small|^2={a}, |G_big|^2={b}")

@@ -34,7 +34,7 @@ def check_sparsity(s: float) -> float:
 
 def magnitude_mask(w: torch.Tensor, sparsity: float) -> torch.Tensor:
     """A 0/1 mask (same shape and dtype as ``w``) zeroing the ``round(sparsity * numel)`` entries of
-    smallest |w|, selected the way ``prune.l1_unstructured`` selects them."""
+    smallest ``|w|``, selected the way ``prune.l1_unstructured`` selects them."""
     check_sparsity(sparsity)
     n_prune = round(sparsity * w.numel())
     mask = torch.ones_like(w)
@@ -45,7 +45,7 @@ def magnitude_mask(w: torch.Tensor, sparsity: float) -> torch.Tensor:
 
 
 def global_magnitude_masks(weights: list, sparsity: float) -> list:
-    """Masks for several tensors pruned together: the smallest |w| over all of them are zeroed
+    """Masks for several tensors pruned together: the smallest ``|w|`` over all of them are zeroed
     (``prune.global_unstructured`` with ``L1Unstructured``)."""
     check_sparsity(sparsity)
     flat = torch.cat([w.detach().reshape(-1) for w in weights])

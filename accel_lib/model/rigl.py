@@ -39,7 +39,7 @@ def random_mask(w: torch.Tensor, sparsity: float, generator: Optional[torch.Gene
 @torch.no_grad()
 def rigl_update(w: torch.Tensor, grad: torch.Tensor, mask: torch.Tensor, drop_fraction: float) -> torch.Tensor:
     """One drop-and-grow step. Drops ``k = round(drop_fraction * active)`` active weights of smallest
-    |w|, then activates the k inactive weights (not just dropped) of largest |grad|. Returns the new
+    ``|w|``, then activates the k inactive weights (not just dropped) of largest ``|grad|``. Returns the new
     mask; the number of ones is unchanged. Grown weights should be set to zero by the caller."""
     if not 0.0 <= drop_fraction <= 1.0:
         raise ValueError(f"drop_fraction must be in [0, 1], got {drop_fraction}.")

@@ -35,7 +35,7 @@ def optimizer_state_bytes(opt: torch.optim.Optimizer) -> int:
 
 
 class Adafactor(torch.optim.Optimizer):
-    """From-scratch Adafactor in the form of ``torch.optim.Adafactor`` (same arguments)::
+    """From-scratch Adafactor in the form of ``torch.optim.Adafactor`` (same arguments):
 
         beta2_t = 1 - t^beta2_decay                        (decaying averaging rate)
         R, C    = EMAs of row / column means of g^2        (vectors: the memory saving)

@@ -23,7 +23,7 @@ __all__ = ["adamw_update", "AdamW"]
 
 def adamw_update(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, step: int, lr: float,
                  betas: Tuple[float, float], eps: float, weight_decay: float) -> None:
-    """One in-place AdamW update of ``p`` with moments ``m``, ``v`` (``step`` counts from 1)::
+    """One in-place AdamW update of ``p`` with moments ``m``, ``v`` (``step`` counts from 1):
 
         p <- p * (1 - lr * wd)                     decoupled decay
         m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
