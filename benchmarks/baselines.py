@@ -21,10 +21,22 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accel_lib.core import (Budget, char_gpt, cifar_fastcnn, cifar_resnet18, load_cifar10,  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from accel_lib.core import (Budget, Technique, char_gpt, cifar_fastcnn, cifar_resnet18, load_cifar10,  # noqa: E402
                             load_tinyshakespeare, provenance, run_recipe, set_threads, time_to_target)
 
 OUT = ROOT / "benchmarks" / "results" / "baselines.json"
+
+
+@dataclass
+class WallClockLimit(Technique):
+    """Stops the run after ``deadline`` (time.time()), checked after every step, then evaluates."""
+    deadline: float = 0.0
+
+    def after_step(self, state):
+        if time.time() > self.deadline:
+            state.stop = True
 
 
 def run_cifar(name, make, data, epochs, max_minutes, evals_per_epoch, seed, n_eval=None):
@@ -34,7 +46,7 @@ def run_cifar(name, make, data, epochs, max_minutes, evals_per_epoch, seed, n_ev
     deadline = time.time() + 60 * max_minutes
     t0 = time.time()
     st = run_recipe(recipe, eval_every=max(1, steps_per_epoch // evals_per_epoch), seed=seed,
-                    stop_when=lambda m: time.time() > deadline or m["accuracy"] >= 0.999)
+                    techniques=[WallClockLimit(deadline)])
     wall = time.time() - t0
     ev = [{k: e[k] for k in ("step", "epoch", "seconds", "accuracy", "loss")} for e in st.evals]
     return {"name": name, "recipe": recipe.name, "planned_epochs": epochs, "seed": seed,
@@ -49,8 +61,7 @@ def run_cifar(name, make, data, epochs, max_minutes, evals_per_epoch, seed, n_ev
 def run_char(data, steps, max_minutes, seed):
     recipe = char_gpt(data, steps=steps, seed=seed)
     deadline = time.time() + 60 * max_minutes
-    st = run_recipe(recipe, eval_every=max(1, steps // 20), seed=seed,
-                    stop_when=lambda m: time.time() > deadline)
+    st = run_recipe(recipe, eval_every=max(1, steps // 20), seed=seed, techniques=[WallClockLimit(deadline)])
     ev = [{k: e[k] for k in ("step", "seconds", "val_loss")} for e in st.evals]
     return {"name": "char_gpt", "recipe": recipe.name, "planned_steps": steps, "seed": seed,
             "steps_done": st.counters.step, "tokens_per_second": st.counters.samples * 128 / st.counters.seconds,
