@@ -14,7 +14,6 @@ Book: book/optim/averaging.ipynb
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Optional
 
@@ -22,6 +21,8 @@ import torch
 from torch import nn
 
 from accel_lib.core import Technique
+
+from ._average import start_average
 
 __all__ = ["ema_update", "EMA"]
 
@@ -67,13 +68,7 @@ class EMA(Technique):
         self._pending: Optional[dict] = None
 
     def on_start(self, state) -> None:
-        self.module = copy.deepcopy(state.model)
-        for p in self.module.parameters():
-            p.requires_grad_(False)
-        if self._pending is not None:
-            self.module.load_state_dict(self._pending["module"])
-            self.n_averaged = self._pending["n_averaged"]
-            self._pending = None
+        start_average(self, state.model)
 
     def update(self, model: nn.Module) -> None:
         """One averaging step (the first one copies the model, as AveragedModel does)."""

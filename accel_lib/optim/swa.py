@@ -14,7 +14,6 @@ Book: book/optim/averaging.ipynb
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Iterable, Optional
@@ -23,6 +22,8 @@ import torch
 from torch import nn
 
 from accel_lib.core import Batch, Technique
+
+from ._average import start_average
 
 __all__ = ["running_mean_update", "update_bn", "swa_schedule", "SWA"]
 
@@ -92,13 +93,7 @@ class SWA(Technique):
         self._pending: Optional[dict] = None
 
     def on_start(self, state) -> None:
-        self.module = copy.deepcopy(state.model)
-        for p in self.module.parameters():
-            p.requires_grad_(False)
-        if self._pending is not None:
-            self.module.load_state_dict(self._pending["module"])
-            self.n_averaged = self._pending["n_averaged"]
-            self._pending = None
+        start_average(self, state.model)
 
     def update(self, model: nn.Module) -> None:
         running_mean_update(list(self.module.parameters()), list(model.parameters()), self.n_averaged)
