@@ -217,11 +217,11 @@ def _speedrun_optimizer(lr: float, bias_scale: float, momentum: float, nesterov:
 def cifar_speedrun(data: ImageData, epochs: float = 9.9, batch_size: int = 1024,
                    widths: Sequence[int] = (64, 256, 256), without: Sequence[str] = (), seed: int = 0,
                    device: Optional[torch.device | str] = None, n_train: Optional[int] = None,
-                   n_eval: Optional[int] = None, lr: float = 1.5, label_smoothing: float = 0.2) -> Recipe:
+                   n_eval: Optional[int] = None, lr: Optional[float] = None, label_smoothing: float = 0.2) -> Recipe:
     """The speedrun recipe; ``without`` names ingredients (see :data:`INGREDIENTS`) to switch off.
 
-    ``lr`` is the peak LR for the mean loss (airbench's 11.5 per 1024 summed examples divided by
-    ``1 + 1/(1 - momentum)``). ``n_train``/``n_eval`` take prefixes of the (class-mixed) data
+    ``lr`` is the peak LR for the mean loss; by default ``1.5 * batch_size / 1024`` (airbench's 11.5
+    per 1024 summed examples divided by ``1 + 1/(1 - momentum)``, scaled linearly with the batch). ``n_train``/``n_eval`` take prefixes of the (class-mixed) data
     for short runs.
     """
     unknown = set(without) - set(INGREDIENTS)
@@ -233,6 +233,7 @@ def cifar_speedrun(data: ImageData, epochs: float = 9.9, batch_size: int = 1024,
         tx, ty = tx[:n_train], ty[:n_train]
     ex, ey = (data.test_x, data.test_y) if n_eval is None else (data.test_x[:n_eval], data.test_y[:n_eval])
     batch_size = min(batch_size, len(tx))
+    lr = 1.5 * batch_size / 1024 if lr is None else lr
     loader = ImageLoader(tx, ty, batch_size, crop_pad=2 if on["augment"] else 0, flip=on["augment"],
                          seed=seed, device=device)
     whiten_sample = normalize(tx[:5000].to(loader.x.device))

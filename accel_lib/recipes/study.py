@@ -1,0 +1,206 @@
+"""Studies of the speedrun recipes: the ladder, the ablation, the interaction matrix, the char-LM
+speedrun and the claims table. Every function returns plain records (dicts) that the
+``benchmarks/speedrun.py`` entry point stores as JSON and the capstone pages plot.
+
+Short studies use a small configuration (:data:`SMALL`: narrower net, an 8,192-image prefix of the
+training set, 2 epochs, 2,000 test images) so that one run costs about half a minute on a 2-core
+CPU; their effects are accuracy changes at a fixed budget, with the seed-to-seed spread measured
+alongside so that each difference can be compared with the noise.
+"""
+from __future__ import annotations
+
+import itertools
+import statistics
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from accel_lib.core.baselines import char_gpt, run_recipe
+from accel_lib.core.datasets import CharData, ImageData
+from accel_lib.core.measure import compare, time_to_target
+from accel_lib.core.models import resnet18_cifar
+from accel_lib.recipes.char_speedrun import char_speedrun
+from accel_lib.recipes.speedrun import INGREDIENTS, SpeedrunNet, cifar_speedrun, evaluate_tta
+
+__all__ = ["SMALL", "LADDER", "MATRIX_TECHNIQUES", "small_run", "ladder", "ablation", "pair_runs",
+           "interaction_matrix", "char_race", "baseline_throughput"]
+
+SMALL = dict(widths=(32, 64, 128), n_train=8192, epochs=2.0, batch_size=512, n_eval=2000)
+
+# The ladder adds ingredients in this order, starting from everything off.
+LADDER = ("augment", "onecycle", "nesterov", "bn_frozen", "dirac", "whiten", "smoothing", "lookahead", "tta",
+          "channels_last")
+
+# Eight techniques whose pairwise interactions the matrix measures (channels_last changes time
+# only, nesterov is a one-line optimizer choice; both are left out of the matrix).
+MATRIX_TECHNIQUES = ("whiten", "dirac", "bn_frozen", "augment", "smoothing", "onecycle", "lookahead", "tta")
+
+
+def small_run(data: ImageData, without: Sequence[str] = (), seed: int = 0, evals: int = 4,
+              config: Optional[dict] = None) -> dict:
+    """One short run of the speedrun recipe without ``without``; plain accuracy is evaluated
+    ``evals`` times during training (for time-to-target curves), TTA accuracy at the end."""
+    cfg = dict(SMALL, **(config or {}))
+    recipe = cifar_speedrun(data, without=tuple(without), seed=seed, **cfg)
+    steps = len(recipe.loader) * cfg["epochs"]
+    n_eval = cfg.get("n_eval") or len(data.test_y)
+    ex, ey = data.test_x[:n_eval], data.test_y[:n_eval]
+    final_eval = recipe.evaluate   # with TTA unless "tta" is switched off
+    recipe = recipe.with_(evaluate=lambda m: evaluate_tta(m, ex, ey, tta=False))  # cheap, during training
+    torch.manual_seed(seed)
+    st = run_recipe(recipe, seed=seed, eval_every=max(1, int(steps // evals)))
+    final = final_eval(st.model)
+    curve = [{"seconds": e["seconds"], "step": e["step"], "accuracy_plain": e["accuracy_plain"]} for e in st.evals]
+    return {"without": sorted(without), "seed": seed, "train_seconds": st.counters.seconds,
+            "accuracy": final["accuracy"], "accuracy_plain": final["accuracy_plain"],
+            "curve": curve, "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}}
+
+
+def ladder(data: ImageData, order: Sequence[str] = LADDER, seed: int = 0, **kw) -> list:
+    """Build the recipe up one ingredient at a time: run ``k`` has the first ``k`` of ``order`` on
+    (ingredients not in ``order`` stay on throughout)."""
+    out = []
+    for k in range(len(order) + 1):
+        r = small_run(data, without=order[k:], seed=seed, **kw)
+        r["added"] = order[k - 1] if k else "(none)"
+        out.append(r)
+    return out
+
+
+def ablation(data: ImageData, techniques: Sequence[str] = INGREDIENTS, seeds: Sequence[int] = (0, 1), **kw) -> list:
+    """The full recipe and the recipe without each one technique, for each seed."""
+    return [small_run(data, without=w, seed=s, **kw)
+            for w in [()] + [(t,) for t in techniques] for s in seeds]
+
+
+def pair_runs(data: ImageData, techniques: Sequence[str] = MATRIX_TECHNIQUES, seed: int = 0, **kw) -> list:
+    """The recipe without each pair of ``techniques`` (one seed)."""
+    return [small_run(data, without=p, seed=seed, **kw) for p in itertools.combinations(techniques, 2)]
+
+
+def _mean_acc(records: Sequence[dict], without: Sequence[str], metric: str = "accuracy") -> Optional[float]:
+    vals = [r[metric] for r in records if r["without"] == sorted(without)]
+    return statistics.fmean(vals) if vals else None
+
+
+def interaction_matrix(records: Sequence[dict], techniques: Sequence[str] = MATRIX_TECHNIQUES,
+                       metric: str = "accuracy") -> dict:
+    """Effects measured by removal from the full recipe, in accuracy points:
+    ``effect[a] = acc(full) - acc(full without a)``, ``pair[a][b] = acc(full) - acc(without a, b)``,
+    ``interaction[a][b] = pair[a][b] - effect[a] - effect[b]`` (positive: the two together matter
+    more than the sum of their parts; negative: they are partly redundant). ``noise`` is the
+    standard deviation of the full recipe over seeds, and of a difference of two runs
+    (``sqrt(2)`` x that) is the scale below which an interaction is not distinguishable."""
+    full = _mean_acc(records, (), metric)
+    fulls = [r[metric] for r in records if r["without"] == []]
+    sd = statistics.stdev(fulls) if len(fulls) > 1 else float("nan")
+    n = len(techniques)
+    effect = {t: 100 * (full - _mean_acc(records, (t,), metric)) for t in techniques}
+    pair = [[float("nan")] * n for _ in range(n)]
+    inter = [[float("nan")] * n for _ in range(n)]
+    for i, a in enumerate(techniques):
+        for j, b in enumerate(techniques):
+            if i == j:
+                continue
+            acc = _mean_acc(records, (a, b), metric)
+            if acc is None:
+                continue
+            pair[i][j] = 100 * (full - acc)
+            inter[i][j] = pair[i][j] - effect[a] - effect[b]
+    return {"techniques": list(techniques), "full": full, "noise_sd_points": 100 * sd, "effect": effect,
+            "pair": pair, "interaction": inter}
+
+
+def char_race(data: CharData, baseline_steps: int = 1000, speedrun_steps: int = 500, seed: int = 0,
+              evals: int = 20, without: Sequence[str] = (), margin: float = 0.0) -> dict:
+    """Train the baseline char GPT for ``baseline_steps`` and the speedrun for ``speedrun_steps``,
+    evaluating ``evals`` times each; the target is the baseline's final validation loss plus
+    ``margin``. Returns both curves and both times to the target (``None`` when not reached)."""
+    runs = {}
+    for name, recipe in (("baseline", char_gpt(data, steps=baseline_steps, seed=seed)),
+                         ("speedrun", char_speedrun(data, steps=speedrun_steps, seed=seed, without=without))):
+        st = run_recipe(recipe, seed=seed, eval_every=max(1, recipe.budget.amount // evals))
+        runs[name] = {"recipe": recipe.name, "steps": st.counters.step, "train_seconds": st.counters.seconds,
+                      "tokens_per_second_nominal": st.counters.samples * 128 / st.counters.seconds,
+                      "curve": [{"seconds": e["seconds"], "step": e["step"], "val_loss": e["val_loss"]}
+                                for e in st.evals]}
+    target = runs["baseline"]["curve"][-1]["val_loss"] + margin
+    for r in runs.values():
+        r["time_to_target"] = time_to_target(r["curve"], "val_loss", target, higher_is_better=False)
+    tb, ts = runs["baseline"]["time_to_target"], runs["speedrun"]["time_to_target"]
+    return {"target": target, "runs": runs, "ratio": tb / ts if tb and ts else None}
+
+
+def baseline_throughput(data: ImageData, repeats: int = 3, resnet_batch: int = 128, recipe_batch: int = 1024,
+                        threads: Optional[int] = None) -> dict:
+    """Training images/s of the ResNet-18 baseline step and the speedrun step, timed interleaved."""
+    rn = resnet18_cifar()
+    sr = SpeedrunNet().to(memory_format=torch.channels_last)
+    opt_rn = torch.optim.SGD(rn.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    opt_sr = torch.optim.SGD(sr.parameters(), lr=0.1, momentum=0.85, nesterov=True)
+    g = torch.Generator().manual_seed(0)
+    xr, yr = torch.randn(resnet_batch, 3, 32, 32, generator=g), torch.randint(0, 10, (resnet_batch,), generator=g)
+    xs = torch.randn(recipe_batch, 3, 32, 32, generator=g).contiguous(memory_format=torch.channels_last)
+    ys = torch.randint(0, 10, (recipe_batch,), generator=g)
+
+    def step(model, opt, x, y) -> Callable[[], None]:
+        def f() -> None:
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        return f
+
+    t = compare({"resnet18": step(rn, opt_rn, xr, yr), "speedrun": step(sr, opt_sr, xs, ys)}, repeats=repeats)
+    ips = {"resnet18": resnet_batch / t["resnet18"].median, "speedrun": recipe_batch / t["speedrun"].median}
+    n = len(data.train_y)
+    return {"images_per_second": ips, "epoch_seconds": {k: n / v for k, v in ips.items()},
+            "throughput_ratio": ips["speedrun"] / ips["resnet18"],
+            "step_seconds": {k: {"median": v.median, "min": min(v.times), "max": max(v.times)} for k, v in t.items()},
+            "batch": {"resnet18": resnet_batch, "speedrun": recipe_batch}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Recording (called by benchmarks/speedrun.py with its JSON load/save functions)
+# ---------------------------------------------------------------------------------------------
+
+def _record(load: Callable, save: Callable, key: str, value) -> None:
+    from accel_lib.core.measure import provenance
+    import sys
+    results = load()
+    results.setdefault("studies", {})[key] = {"result": value,
+                                             "provenance": provenance("python " + " ".join(sys.argv))}
+    save(results)
+
+
+def record_baseline_throughput(load: Callable, save: Callable, quick: bool = False) -> None:
+    from accel_lib.core.datasets import load_cifar10
+    r = baseline_throughput(load_cifar10(), repeats=2 if quick else 5)
+    _record(load, save, "baseline_throughput", r)
+    print(r)
+
+
+def record_study(load: Callable, save: Callable, quick: bool = False) -> None:
+    """Ladder, ablation (2 seeds; 3 for the full recipe) and pairs, each saved as soon as done."""
+    from accel_lib.core.datasets import load_cifar10
+    data = load_cifar10()
+    kw = dict(config=dict(n_train=2048, epochs=1.0, n_eval=500)) if quick else {}
+    lad = ladder(data, **kw)
+    _record(load, save, "ladder", lad)
+    print("ladder", [(r["added"], round(r["accuracy"], 4), round(r["train_seconds"], 1)) for r in lad], flush=True)
+    abl = ablation(data, seeds=(0, 1), **kw) + [small_run(data, seed=2, **kw)]
+    _record(load, save, "ablation", abl)
+    print("ablation", [(r["without"], r["seed"], round(r["accuracy"], 4)) for r in abl], flush=True)
+    pairs = pair_runs(data, seed=0, **kw)
+    _record(load, save, "pairs", pairs)
+    m = interaction_matrix(abl + pairs)
+    _record(load, save, "interactions", m)
+    print("interactions", m, flush=True)
+
+
+def record_char(load: Callable, save: Callable, quick: bool = False) -> None:
+    from accel_lib.core.datasets import load_tinyshakespeare
+    data = load_tinyshakespeare()
+    r = char_race(data, baseline_steps=60 if quick else 1000, speedrun_steps=30 if quick else 500)
+    _record(load, save, "char_race", r)
+    print({k: v for k, v in r.items() if k != "runs"},
+          {k: (v["time_to_target"], v["train_seconds"]) for k, v in r["runs"].items()})
