@@ -4,6 +4,7 @@
     python benchmarks/speedrun.py cifar --without tta           # one ablation arm at full size
     python benchmarks/speedrun.py baseline-throughput           # ResNet-18 vs recipe images/s
     python benchmarks/speedrun.py study                         # ladder, ablation, interactions (short)
+    python benchmarks/speedrun.py study --part pairs            # one part (parts can run in parallel)
     python benchmarks/speedrun.py char                          # Tiny Shakespeare speedrun vs baseline
 
 Results are merged into benchmarks/results/speedrun.json (one record per run, keyed by what ran),
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -29,16 +31,26 @@ sys.path.insert(0, str(ROOT))
 from accel_lib.core import load_cifar10, load_tinyshakespeare, provenance, run_recipe, set_threads  # noqa: E402
 from accel_lib.recipes.speedrun import cifar_speedrun  # noqa: E402
 
-OUT = ROOT / "benchmarks" / "results" / "speedrun.json"
+OUT = Path(os.environ.get("ACCEL_SPEEDRUN_RESULTS", ROOT / "benchmarks" / "results" / "speedrun.json"))
 
 
 def _load() -> dict:
     return json.loads(OUT.read_text()) if OUT.exists() else {"runs": {}}
 
 
-def _save(results: dict) -> None:
+def _update(change) -> dict:
+    """Re-read the results file, apply ``change(results)`` and write it back atomically, under an
+    exclusive lock, so that several benchmark processes can record into one file."""
+    import fcntl
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=1))
+    with open(OUT.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = _load()
+        change(results)
+        tmp = OUT.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=1))
+        os.replace(tmp, OUT)
+    return results
 
 
 def _load_avg() -> list:
@@ -65,8 +77,7 @@ def cifar(args) -> None:
                "load_before": load0, "load_after": _load_avg(),
                "provenance": provenance("python " + " ".join(sys.argv))}
         key = f"cifar/{args.epochs}ep/" + ("-".join(sorted(args.without)) or "full") + f"/seed{seed}"
-        results["runs"][key] = rec
-        _save(results)
+        results = _update(lambda res: res.setdefault("runs", {}).__setitem__(key, rec))
         print(key, {k: v for k, v in rec.items() if k != "provenance"}, flush=True)
     summarize(results, args.target)
 
@@ -101,6 +112,10 @@ def main() -> None:
     for name in ("baseline-throughput", "study", "char"):
         s = sub.add_parser(name)
         s.add_argument("--quick", action="store_true", help="a CI-sized run")
+        if name == "study":
+            s.add_argument("--part", choices=["ladder", "ablation", "pairs", "matrix"], action="append",
+                           help="run only these parts (default: all, in order); parts may run in parallel "
+                                "processes, then 'matrix' combines ablation and pairs")
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args()
     set_threads(a.threads)
@@ -108,8 +123,9 @@ def main() -> None:
         cifar(a)
     else:
         from accel_lib.recipes import study
+        kw = {"parts": a.part} if a.cmd == "study" else {}
         {"baseline-throughput": study.record_baseline_throughput, "study": study.record_study,
-         "char": study.record_char}[a.cmd](_load, _save, quick=a.quick)
+         "char": study.record_char}[a.cmd](_update, quick=a.quick, **kw)
 
 
 if __name__ == "__main__":

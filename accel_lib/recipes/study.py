@@ -163,44 +163,50 @@ def baseline_throughput(data: ImageData, repeats: int = 3, resnet_batch: int = 1
 # Recording (called by benchmarks/speedrun.py with its JSON load/save functions)
 # ---------------------------------------------------------------------------------------------
 
-def _record(load: Callable, save: Callable, key: str, value) -> None:
-    from accel_lib.core.measure import provenance
+def _record(update: Callable, key: str, value) -> None:
+    """Store ``value`` under ``studies[key]`` with provenance, through the benchmark's locked
+    ``update(change)`` function."""
     import sys
-    results = load()
-    results.setdefault("studies", {})[key] = {"result": value,
-                                             "provenance": provenance("python " + " ".join(sys.argv))}
-    save(results)
+    from accel_lib.core.measure import provenance
+    entry = {"result": value, "provenance": provenance("python " + " ".join(sys.argv))}
+    update(lambda results: results.setdefault("studies", {}).__setitem__(key, entry))
 
 
-def record_baseline_throughput(load: Callable, save: Callable, quick: bool = False) -> None:
+def record_baseline_throughput(update: Callable, quick: bool = False) -> None:
     from accel_lib.core.datasets import load_cifar10
     r = baseline_throughput(load_cifar10(), repeats=2 if quick else 5)
-    _record(load, save, "baseline_throughput", r)
+    _record(update, "baseline_throughput", r)
     print(r)
 
 
-def record_study(load: Callable, save: Callable, quick: bool = False) -> None:
-    """Ladder, ablation (2 seeds; 3 for the full recipe) and pairs, each saved as soon as done."""
+def record_study(update: Callable, quick: bool = False, parts: Optional[Sequence[str]] = None) -> None:
+    """The ladder, the ablation (2 seeds; 3 for the full recipe), the pairs and the interaction
+    matrix; each part is saved as soon as it is done, and ``parts`` selects some of them."""
     from accel_lib.core.datasets import load_cifar10
+    parts = parts or ["ladder", "ablation", "pairs", "matrix"]
     data = load_cifar10()
     kw = dict(config=dict(n_train=2048, epochs=1.0, n_eval=500)) if quick else {}
-    lad = ladder(data, **kw)
-    _record(load, save, "ladder", lad)
-    print("ladder", [(r["added"], round(r["accuracy"], 4), round(r["train_seconds"], 1)) for r in lad], flush=True)
-    abl = ablation(data, seeds=(0, 1), **kw) + [small_run(data, seed=2, **kw)]
-    _record(load, save, "ablation", abl)
-    print("ablation", [(r["without"], r["seed"], round(r["accuracy"], 4)) for r in abl], flush=True)
-    pairs = pair_runs(data, seed=0, **kw)
-    _record(load, save, "pairs", pairs)
-    m = interaction_matrix(abl + pairs)
-    _record(load, save, "interactions", m)
-    print("interactions", m, flush=True)
+    if "ladder" in parts:
+        lad = ladder(data, **kw)
+        _record(update, "ladder", lad)
+        print("ladder", [(r["added"], round(r["accuracy"], 4), round(r["train_seconds"], 1)) for r in lad], flush=True)
+    if "ablation" in parts:
+        abl = ablation(data, seeds=(0, 1), **kw) + [small_run(data, seed=2, **kw)]
+        _record(update, "ablation", abl)
+        print("ablation", [(r["without"], r["seed"], round(r["accuracy"], 4)) for r in abl], flush=True)
+    if "pairs" in parts:
+        _record(update, "pairs", pair_runs(data, seed=0, **kw))
+    if "matrix" in parts:
+        studies = update(lambda results: None).get("studies", {})
+        m = interaction_matrix(studies["ablation"]["result"] + studies["pairs"]["result"])
+        _record(update, "interactions", m)
+        print("interactions", m, flush=True)
 
 
-def record_char(load: Callable, save: Callable, quick: bool = False) -> None:
+def record_char(update: Callable, quick: bool = False) -> None:
     from accel_lib.core.datasets import load_tinyshakespeare
     data = load_tinyshakespeare()
     r = char_race(data, baseline_steps=60 if quick else 1000, speedrun_steps=30 if quick else 500)
-    _record(load, save, "char_race", r)
+    _record(update, "char_race", r)
     print({k: v for k, v in r.items() if k != "runs"},
           {k: (v["time_to_target"], v["train_seconds"]) for k, v in r["runs"].items()})
