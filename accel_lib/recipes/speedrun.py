@@ -19,6 +19,7 @@ name              what                                                          
 ``lookahead``     Lookahead with a slow-weight rate that decays as training ends           optim
 ``tta``           test-time augmentation: flips and 1-pixel translations                   data
 ``channels_last`` model and batches in channels-last memory format (1.24x on this CPU)     system
+``bf16``          bf16 autocast, on CUDA only (on CPUs without bf16 units it is slower)    system
 ================= ======================================================================== ========
 
 With everything on this is the recipe of Keller Jordan's airbench94 (94% on canonical CIFAR-10
@@ -42,13 +43,14 @@ from accel_lib.core.loaders import ImageLoader, normalize
 from accel_lib.core.models import ConvBlock
 from accel_lib.data.label_smoothing import LabelSmoothing
 from accel_lib.model.channels_last import ChannelsLast
+from accel_lib.system.mixed_precision import autocast
 from accel_lib.optim.lookahead import Lookahead
 
 __all__ = ["INGREDIENTS", "SpeedrunNet", "whitening_filters", "init_whitening", "ScheduledLookahead",
            "FreezeParams", "tta_logits", "evaluate_tta", "cifar_speedrun"]
 
 INGREDIENTS = ("whiten", "dirac", "bn_frozen", "augment", "smoothing", "onecycle", "nesterov",
-               "lookahead", "tta", "channels_last")
+               "lookahead", "tta", "channels_last", "bf16")
 
 
 class SpeedrunNet(nn.Module):
@@ -261,9 +263,12 @@ def cifar_speedrun(data: ImageData, epochs: float = 9.9, batch_size: int = 1024,
     if on["whiten"]:
         techniques.append(FreezeParams("freeze_later", 3.0 * epochs / 9.9))
     schedule = triangular(0.23, 0.2, 0.07) if on["onecycle"] else None
+    train_kwargs = {}
+    if on["bf16"] and loader.x.device.type == "cuda":
+        train_kwargs["autocast"] = autocast("bf16", loader.x.device)
     name = "speedrun" + (f" without {', '.join(without)}" if without else "")
     return Recipe(name, model, loader,
                   _speedrun_optimizer(lr, 64.0 if on["bn_frozen"] else 1.0,
                                       momentum, on["nesterov"], decay),
                   schedule, Budget(epochs, "epochs"), lambda m: evaluate_tta(m, ex, ey, tta=on["tta"]),
-                  "accuracy", techniques=techniques)
+                  "accuracy", techniques=techniques, train_kwargs=train_kwargs)

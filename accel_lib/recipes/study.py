@@ -67,8 +67,12 @@ def ladder(data: ImageData, order: Sequence[str] = LADDER, seed: int = 0, **kw) 
     return out
 
 
-def ablation(data: ImageData, techniques: Sequence[str] = INGREDIENTS, seeds: Sequence[int] = (0, 1), **kw) -> list:
-    """The full recipe and the recipe without each one technique, for each seed."""
+def ablation(data: ImageData, techniques: Optional[Sequence[str]] = None, seeds: Sequence[int] = (0, 1),
+             **kw) -> list:
+    """The full recipe and the recipe without each one technique, for each seed (by default every
+    ingredient that acts on this machine: ``bf16`` only acts on CUDA)."""
+    if techniques is None:
+        techniques = [t for t in INGREDIENTS if t != "bf16" or torch.cuda.is_available()]
     return [small_run(data, without=w, seed=s, **kw)
             for w in [()] + [(t,) for t in techniques] for s in seeds]
 
