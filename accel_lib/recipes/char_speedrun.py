@@ -49,7 +49,7 @@ def _muon_factory(lr: float, adamw_lr: float, weight_decay: float):
 
 def char_speedrun(data: CharData, steps: int = 1000, without: Sequence[str] = (), seed: int = 0,
                   device: Optional[torch.device | str] = None, eval_batches: int = 20,
-                  muon_lr: float = 0.02) -> Recipe:
+                  muon_lr: float = 0.04) -> Recipe:
     """The char-LM speedrun for ``steps`` optimizer steps; ``without`` switches ingredients off
     (all of them off is exactly the baseline recipe)."""
     unknown = set(without) - set(CHAR_INGREDIENTS)

@@ -116,13 +116,15 @@ def interaction_matrix(records: Sequence[dict], techniques: Sequence[str] = MATR
 
 
 def char_race(data: CharData, baseline_steps: int = 1000, speedrun_steps: int = 500, seed: int = 0,
-              evals: int = 20, without: Sequence[str] = (), margin: float = 0.0) -> dict:
+              evals: int = 20, without: Sequence[str] = (), margin: float = 0.0, eval_batches: int = 20) -> dict:
     """Train the baseline char GPT for ``baseline_steps`` and the speedrun for ``speedrun_steps``,
     evaluating ``evals`` times each; the target is the baseline's final validation loss plus
-    ``margin``. Returns both curves and both times to the target (``None`` when not reached)."""
+    ``margin``; each evaluation averages ``eval_batches`` fixed validation batches. Returns both
+    curves and both times to the target (``None`` when not reached)."""
     runs = {}
-    for name, recipe in (("baseline", char_gpt(data, steps=baseline_steps, seed=seed)),
-                         ("speedrun", char_speedrun(data, steps=speedrun_steps, seed=seed, without=without))):
+    for name, recipe in (("baseline", char_gpt(data, steps=baseline_steps, seed=seed, eval_batches=eval_batches)),
+                         ("speedrun", char_speedrun(data, steps=speedrun_steps, seed=seed, without=without,
+                                                    eval_batches=eval_batches))):
         st = run_recipe(recipe, seed=seed, eval_every=max(1, recipe.budget.amount // evals))
         runs[name] = {"recipe": recipe.name, "steps": st.counters.step, "train_seconds": st.counters.seconds,
                       "tokens_per_second_nominal": st.counters.samples * 128 / st.counters.seconds,
