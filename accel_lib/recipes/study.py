@@ -10,6 +10,7 @@ alongside so that each difference can be compared with the noise.
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 from typing import Callable, Optional, Sequence
 
@@ -92,12 +93,19 @@ def interaction_matrix(records: Sequence[dict], techniques: Sequence[str] = MATR
     """Effects measured by removal from the full recipe, in accuracy points:
     ``effect[a] = acc(full) - acc(full without a)``, ``pair[a][b] = acc(full) - acc(without a, b)``,
     ``interaction[a][b] = pair[a][b] - effect[a] - effect[b]`` (positive: the two together matter
-    more than the sum of their parts; negative: they are partly redundant). ``noise`` is the
-    standard deviation of the full recipe over seeds, and of a difference of two runs
-    (``sqrt(2)`` x that) is the scale below which an interaction is not distinguishable."""
+    more than the sum of their parts; negative: they are partly redundant). ``noise_sd_points`` is
+    the seed-to-seed standard deviation of one run, pooled over every configuration run with
+    several seeds (the full recipe alone can be much steadier than its ablations: its
+    initialisation is partly deterministic); an interaction, a sum of four runs, has about twice
+    that standard deviation. ``full_sd_points`` is the full recipe's own spread."""
     full = _mean_acc(records, (), metric)
     fulls = [r[metric] for r in records if r["without"] == []]
-    sd = statistics.stdev(fulls) if len(fulls) > 1 else float("nan")
+    groups: dict = {}
+    for r in records:
+        groups.setdefault(tuple(r["without"]), []).append(r[metric])
+    dof = sum(len(v) - 1 for v in groups.values() if len(v) > 1)
+    pooled = sum((len(v) - 1) * statistics.variance(v) for v in groups.values() if len(v) > 1)
+    sd = math.sqrt(pooled / dof) if dof else float("nan")
     n = len(techniques)
     effect = {t: 100 * (full - _mean_acc(records, (t,), metric)) for t in techniques}
     pair = [[float("nan")] * n for _ in range(n)]
@@ -111,7 +119,9 @@ def interaction_matrix(records: Sequence[dict], techniques: Sequence[str] = MATR
                 continue
             pair[i][j] = 100 * (full - acc)
             inter[i][j] = pair[i][j] - effect[a] - effect[b]
-    return {"techniques": list(techniques), "full": full, "noise_sd_points": 100 * sd, "effect": effect,
+    full_sd = statistics.stdev(fulls) if len(fulls) > 1 else float("nan")
+    return {"techniques": list(techniques), "full": full, "noise_sd_points": 100 * sd,
+            "full_sd_points": 100 * full_sd, "noise_dof": dof, "effect": effect,
             "pair": pair, "interaction": inter}
 
 
