@@ -164,7 +164,7 @@ def read_speedrun(d: dict) -> tuple:
     acc = statistics.median(_get(r, "accuracy_tta") for r in rs)
     secs = statistics.median(_get(r, "train_seconds") for r in rs)
     device = rs[0].get("provenance", {}).get("device", "unknown device")
-    return (f"{acc:.2%} with TTA in {secs:.0f} s, {epochs:g} epochs (median of {len(rs)} seeds, {device})",
+    return (f"{acc:.2%} with TTA in {secs:.0f} s, {epochs:g} epochs ({'median of ' + str(len(rs)) + ' seeds' if len(rs) > 1 else 'one seed'}, {device})",
             speedrun_verdict(acc, epochs))
 
 
