@@ -62,7 +62,6 @@ def _load_avg() -> list:
 
 def cifar(args) -> None:
     data = load_cifar10()
-    results = _load()
     for seed in args.seeds:
         recipe = cifar_speedrun(data, epochs=args.epochs, seed=seed, without=tuple(args.without))
         t0, load0 = time.time(), _load_avg()
@@ -79,7 +78,7 @@ def cifar(args) -> None:
         key = f"cifar/{args.epochs}ep/" + ("-".join(sorted(args.without)) or "full") + f"/seed{seed}"
         results = _update(lambda res: res.setdefault("runs", {}).__setitem__(key, rec))
         print(key, {k: v for k, v in rec.items() if k != "provenance"}, flush=True)
-    summarize(results, args.target)
+    summarize(_load(), args.target)
 
 
 def summarize(results: dict, target: float = 0.90) -> dict:

@@ -190,7 +190,7 @@ CLAIMS: list = [
          paper="tiling reduces memory traffic (no memory figure in the survey map)", file="model_attention.json",
          read=read_attention),
     dict(claim="The airbench94 recipe: 94% on CIFAR-10 in about 10 epochs", source="jordan2024airbench",
-         paper="94.0% in 9.9 epochs on canonical CIFAR-10 (3.29 s on an A100); 90.8% with TTA on "
+         paper="94.0% in 9.9 epochs on canonical CIFAR-10 (3.29 s on one GPU); 90.8% with TTA on "
                "the book's JPEG copy (offline data notes)", file="speedrun.json",
          read=read_speedrun),
 ]

@@ -48,8 +48,7 @@ def small_run(data: ImageData, without: Sequence[str] = (), seed: int = 0, evals
     ex, ey = data.test_x[:n_eval], data.test_y[:n_eval]
     final_eval = recipe.evaluate   # with TTA unless "tta" is switched off
     recipe = recipe.with_(evaluate=lambda m: evaluate_tta(m, ex, ey, tta=False))  # cheap, during training
-    torch.manual_seed(seed)
-    st = run_recipe(recipe, seed=seed, eval_every=max(1, int(steps // evals)))
+    st = run_recipe(recipe, seed=seed, eval_every=max(1, int(steps // evals)))  # seeds torch itself
     final = final_eval(st.model)
     curve = [{"seconds": e["seconds"], "step": e["step"], "accuracy_plain": e["accuracy_plain"]} for e in st.evals]
     return {"without": sorted(without), "seed": seed, "train_seconds": st.counters.seconds,
