@@ -24,7 +24,7 @@ from accel_lib.recipes.char_speedrun import char_speedrun
 from accel_lib.recipes.speedrun import INGREDIENTS, SpeedrunNet, cifar_speedrun, evaluate_tta
 
 __all__ = ["SMALL", "LADDER", "MATRIX_TECHNIQUES", "small_run", "ladder", "ablation", "pair_runs",
-           "interaction_matrix", "char_race", "baseline_throughput"]
+           "interaction_matrix", "char_race", "baseline_throughput", "baseline_ratio"]
 
 SMALL = dict(widths=(32, 64, 128), n_train=8192, epochs=2.0, batch_size=512, n_eval=2000)
 
@@ -148,10 +148,14 @@ def char_race(data: CharData, baseline_steps: int = 1000, speedrun_steps: int = 
 
 def baseline_throughput(data: ImageData, repeats: int = 3, resnet_batch: int = 128, recipe_batch: int = 1024,
                         threads: Optional[int] = None) -> dict:
-    """Training images/s of the ResNet-18 baseline step and the speedrun step, timed interleaved."""
+    """Training images/s of the ResNet-18 baseline step (in the default and in the channels-last
+    memory format) and of the speedrun step, timed interleaved so that machine noise hits all three
+    alike."""
     rn = resnet18_cifar()
+    rn_cl = resnet18_cifar().to(memory_format=torch.channels_last)
     sr = SpeedrunNet().to(memory_format=torch.channels_last)
     opt_rn = torch.optim.SGD(rn.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    opt_rn_cl = torch.optim.SGD(rn_cl.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     opt_sr = torch.optim.SGD(sr.parameters(), lr=0.1, momentum=0.85, nesterov=True)
     g = torch.Generator().manual_seed(0)
     xr, yr = torch.randn(resnet_batch, 3, 32, 32, generator=g), torch.randint(0, 10, (resnet_batch,), generator=g)
@@ -165,13 +169,53 @@ def baseline_throughput(data: ImageData, repeats: int = 3, resnet_batch: int = 1
             opt.zero_grad(set_to_none=True)
         return f
 
-    t = compare({"resnet18": step(rn, opt_rn, xr, yr), "speedrun": step(sr, opt_sr, xs, ys)}, repeats=repeats)
-    ips = {"resnet18": resnet_batch / t["resnet18"].median, "speedrun": recipe_batch / t["speedrun"].median}
+    t = compare({"resnet18": step(rn, opt_rn, xr, yr),
+                 "resnet18_channels_last": step(rn_cl, opt_rn_cl, xr.contiguous(memory_format=torch.channels_last), yr),
+                 "speedrun": step(sr, opt_sr, xs, ys)}, repeats=repeats)
+    batch = {"resnet18": resnet_batch, "resnet18_channels_last": resnet_batch, "speedrun": recipe_batch}
+    ips = {k: batch[k] / v.median for k, v in t.items()}
     n = len(data.train_y)
     return {"images_per_second": ips, "epoch_seconds": {k: n / v for k, v in ips.items()},
             "throughput_ratio": ips["speedrun"] / ips["resnet18"],
+            "throughput_ratio_channels_last": ips["speedrun"] / ips["resnet18_channels_last"],
             "step_seconds": {k: {"median": v.median, "min": min(v.times), "max": max(v.times)} for k, v in t.items()},
-            "batch": {"resnet18": resnet_batch, "speedrun": recipe_batch}}
+            "batch": batch}
+
+
+def baseline_ratio(baseline: dict, speedrun: dict, throughput: dict, target: float = 0.90) -> dict:
+    """The time-to-target ratio baseline / speedrun on one machine.
+
+    A baseline run long enough to reach the target may span several sessions on different machines
+    of the same kind, whose speeds differ (by up to a quarter here), so its recorded seconds do not
+    compare with the speedrun's. Its *epochs* to the target do (they do not depend on the machine),
+    so each side's time is its epochs to the target divided by its images/s, both images/s measured
+    interleaved in one process (``throughput``, from :func:`baseline_throughput`)::
+
+        ratio = (E_baseline / ips_baseline) / (E_speedrun / ips_speedrun)
+
+    ``baseline``: a record of ``benchmarks/baselines.py`` (``evals`` with ``epoch`` and ``accuracy``,
+    ``epochs_done``, ``channels_last``). ``speedrun``: a full-run record of
+    ``benchmarks/speedrun.py`` (``epochs``, ``reached``). If the baseline has not reached the target
+    yet, the ratio is a lower bound from the epochs it has done (``"bound": "lower"``); if the
+    speedrun did not reach it, there is no ratio.
+    """
+    if not speedrun.get("reached"):
+        raise ValueError("the speedrun record did not reach the target: there is no time-to-target to compare.")
+    if not 0 < target <= 1:
+        raise ValueError(f"target is a test accuracy in (0, 1], got {target!r}.")
+    ips = throughput["images_per_second"]
+    key = "resnet18_channels_last" if baseline.get("channels_last") else "resnet18"
+    if key not in ips:
+        raise ValueError(f"the throughput record has no {key!r} arm: record it again with "
+                         "`python benchmarks/speedrun.py baseline-throughput`.")
+    e_base = time_to_target(baseline["evals"], "accuracy", target, clock="epoch")
+    bound = "exact" if e_base is not None else "lower"
+    if e_base is None:
+        e_base = baseline["epochs_done"]
+    t_base, t_speed = e_base / ips[key], speedrun["epochs"] / ips["speedrun"]
+    return {"ratio": t_base / t_speed, "bound": bound, "baseline_epochs": e_base, "speedrun_epochs": speedrun["epochs"],
+            "baseline_images_per_second": ips[key], "speedrun_images_per_second": ips["speedrun"],
+            "baseline_arm": key, "break_even_epochs": 10 * t_speed * ips[key], "target": target}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -71,3 +71,47 @@ def test_char_race_reports_a_ratio_against_the_baseline_final_loss(shakespeare):
     assert r["target"] == pytest.approx(r["runs"]["baseline"]["curve"][-1]["val_loss"])
     assert r["runs"]["baseline"]["time_to_target"] is not None   # it reaches its own final loss
     assert r["runs"]["speedrun"]["steps"] == 4
+
+
+def _tp(rn=20.0, rn_cl=25.0, sr=150.0):
+    return {"images_per_second": {"resnet18": rn, "resnet18_channels_last": rn_cl, "speedrun": sr}}
+
+
+def test_baseline_ratio_uses_epochs_to_target_and_interleaved_throughput():
+    from accel_lib.recipes.study import baseline_ratio
+    evals = [{"epoch": e, "accuracy": a} for e, a in [(1, 0.5), (10, 0.85), (18, 0.9), (19, 0.92)]]
+    base = {"evals": evals, "epochs_done": 19, "channels_last": True}
+    speed = {"epochs": 9.0, "reached": True}
+    r = baseline_ratio(base, speed, _tp())
+    # (18 / 25) / (9 / 150) = 12
+    assert r["bound"] == "exact" and r["baseline_epochs"] == 18 and abs(r["ratio"] - 12.0) < 1e-12
+    # break-even: the baseline epochs that give exactly 10x
+    assert abs(r["break_even_epochs"] - 15.0) < 1e-12
+    r_default = baseline_ratio(dict(base, channels_last=False), speed, _tp())
+    assert r_default["baseline_arm"] == "resnet18" and abs(r_default["ratio"] - 15.0) < 1e-12
+
+
+def test_baseline_ratio_is_a_lower_bound_while_the_baseline_has_not_reached_the_target():
+    from accel_lib.recipes.study import baseline_ratio
+    base = {"evals": [{"epoch": 5.0, "accuracy": 0.8}], "epochs_done": 5.0, "channels_last": False}
+    r = baseline_ratio(base, {"epochs": 10.0, "reached": True}, _tp())
+    assert r["bound"] == "lower" and abs(r["ratio"] - (5 / 20) / (10 / 150)) < 1e-12
+
+
+def test_baseline_ratio_refuses_what_it_cannot_compare():
+    from accel_lib.recipes.study import baseline_ratio
+    base = {"evals": [{"epoch": 1.0, "accuracy": 0.95}], "epochs_done": 1.0, "channels_last": True}
+    with pytest.raises(ValueError, match="did not reach"):
+        baseline_ratio(base, {"epochs": 9.9, "reached": False}, _tp())
+    with pytest.raises(ValueError, match="baseline-throughput"):
+        baseline_ratio(base, {"epochs": 9.9, "reached": True}, {"images_per_second": {"resnet18": 1, "speedrun": 2}})
+
+
+def test_baseline_throughput_times_three_arms_interleaved():
+    from accel_lib.recipes.study import baseline_throughput
+    labels = torch.zeros(10, dtype=torch.long)  # only len(train_y) is read: the epoch length
+    data = type("D", (), {"train_y": labels})()
+    r = baseline_throughput(data, repeats=1, resnet_batch=2, recipe_batch=2)
+    assert set(r["images_per_second"]) == {"resnet18", "resnet18_channels_last", "speedrun"}
+    assert all(v > 0 for v in r["images_per_second"].values())
+    assert r["epoch_seconds"]["speedrun"] == pytest.approx(10 / r["images_per_second"]["speedrun"])
