@@ -7,7 +7,7 @@
 Parts (each recorded under ``parts[name]`` of ``benchmarks/results/system_gpu.json`` with the
 device and versions):
 
-``precision``  ResNet-18 training step (batch 256) in fp32, bf16 autocast and fp16 autocast with
+``precision``  ResNet-18 training step (batch 256, channels-last) in fp32, bf16 autocast and fp16 autocast with
                ``torch.amp.GradScaler``, timed interleaved; images/s, speedups, peak memory.
 ``compile``    ``torch.compile`` (inductor) on the three reference models' training steps: eager vs
                compiled step time, compile time (first call) and graph breaks.
@@ -80,10 +80,11 @@ def _timing(t) -> dict:
 def part_precision(device: torch.device, smoke: bool) -> dict:
     s = _sizes(smoke)
     x, y = _images(s["batch"], device)
+    x = x.contiguous(memory_format=torch.channels_last)
     steps, models = {}, {}
     for mode, dtype in (("fp32", None), ("bf16", torch.bfloat16), ("fp16", torch.float16)):
         torch.manual_seed(0)
-        m = s["make_resnet"]().to(device)
+        m = s["make_resnet"]().to(device).to(memory_format=torch.channels_last)   # as on the precision page
         opt = torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
         scaler = torch.amp.GradScaler(device.type) if mode == "fp16" else None
         steps[mode], models[mode] = _train_step(m, opt, x, y, dtype, scaler), m

@@ -46,3 +46,20 @@ def test_smoke_results_never_overwrite_the_recorded_gpu_file():
     mod = _script()
     with pytest.raises(SystemExit, match="not GPU figures"):
         mod.main(["--smoke", "--out", str(mod.OUT)])
+
+
+def test_pages_summarise_every_recorded_part(tmp_path):
+    from accel_lib.system.recorded import gpu_summary, load_gpu_results
+    out = tmp_path / "gpu.json"
+    _script().main(["--smoke", "--out", str(out), "--parts", "precision", "compile", "memory"])
+    parts = load_gpu_results(out)
+    text = gpu_summary("precision", parts)
+    assert "fp32" in text and "bf16" in text and "x fp32" in text and "recorded" in text
+    assert "GPT: " in gpu_summary("compile", parts) and "0 break(s)" in gpu_summary("compile", parts)
+    assert "predicted" in gpu_summary("memory", parts)
+    assert "gpu_session.py --parts graphs" in gpu_summary("graphs", parts)   # not recorded: how to
+    assert "failed: RuntimeError: x" in gpu_summary("graphs", {"graphs": {"error": "RuntimeError: x",
+                                                                          "provenance": parts["memory"]["provenance"]}})
+    with pytest.raises(ValueError, match="unknown part"):
+        gpu_summary("nccl", parts)
+    assert load_gpu_results(tmp_path / "absent.json") == {}
