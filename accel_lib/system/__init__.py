@@ -3,11 +3,13 @@
 One device (this package's top-level modules): :mod:`.loss_scaling`, :mod:`.mixed_precision`,
 :mod:`.master_weights`, :mod:`.checkpointing`, :mod:`.offload`, :mod:`.memory_model`,
 :mod:`.compilation`, :mod:`.input_pipeline`, :mod:`.optimizer_step`, :mod:`.profiling`.
-Several devices: :mod:`.distributed`.
+Several devices: :mod:`.distributed`. :func:`gpu_summary` prints the chapter's recorded GPU figures.
 """
 from accel_lib.core.registry import CatalogEntry
 
-__all__ = ["CATALOG"]
+from ._recorded import gpu_summary, load_gpu_results
+
+__all__ = ["CATALOG", "gpu_summary", "load_gpu_results"]
 
 
 def _half_precision():

@@ -49,7 +49,7 @@ def test_smoke_results_never_overwrite_the_recorded_gpu_file():
 
 
 def test_pages_summarise_every_recorded_part(tmp_path):
-    from accel_lib.system.recorded import gpu_summary, load_gpu_results
+    from accel_lib.system import gpu_summary, load_gpu_results
     out = tmp_path / "gpu.json"
     _script().main(["--smoke", "--out", str(out), "--parts", "precision", "compile", "memory"])
     parts = load_gpu_results(out)
