@@ -75,7 +75,8 @@ def cifar(args) -> None:
                "time_to_target": st.counters.seconds if final["accuracy"] >= args.target else None,
                "load_before": load0, "load_after": _load_avg(),
                "provenance": provenance("python " + " ".join(sys.argv))}
-        key = f"cifar/{args.epochs}ep/" + ("-".join(sorted(args.without)) or "full") + f"/seed{seed}"
+        dev = "" if not torch.cuda.is_available() else "cuda/"   # CPU keys as first recorded; GPU runs apart
+        key = f"cifar/{dev}{args.epochs}ep/" + ("-".join(sorted(args.without)) or "full") + f"/seed{seed}"
         results = _update(lambda res: res.setdefault("runs", {}).__setitem__(key, rec))
         print(key, {k: v for k, v in rec.items() if k != "provenance"}, flush=True)
     summarize(_load(), args.target)
