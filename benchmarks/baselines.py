@@ -10,7 +10,15 @@ A run longer than a session is recorded in segments: with ``--checkpoint`` the r
 from the file (model, optimizer, counters, evaluations, random states) and rewrites it atomically
 four times per epoch; training seconds accumulate across segments, and each segment's machine,
 load and throughput are kept in the result (``segments``), because segments may run on different
-machines of the same kind.
+machines of the same kind. The checkpoint must survive between sessions: it lives outside the
+repository (about 90 MB for ResNet-18), so on a machine that is not kept between sessions the chain
+breaks and the run starts again from zero.
+
+On a GPU (picked by itself; ``ACCEL_DEVICE=cpu`` forces the CPU) the same runs take minutes, and
+are kept under their own key (``resnet18/cuda``), apart from the CPU runs. The *number of epochs* a
+recipe needs to reach a target does not depend on the machine (the arithmetic is the same up to
+the order of floating-point sums: TF32 is switched off for these runs), so a GPU run gives the
+epochs-to-target that the speedrun page prices with this CPU's measured images/s.
 
 Writes benchmarks/results/baselines.json: per run, the evaluation records (step, epoch, seconds of
 training, metric), throughput, time to 80% / 90% test accuracy (null when not reached within the
@@ -33,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from dataclasses import dataclass  # noqa: E402
 
 from accel_lib.core import (Budget, Technique, char_gpt, cifar_fastcnn, cifar_resnet18, load_cifar10,  # noqa: E402
-                            fingerprint, load_tinyshakespeare, provenance, run_recipe, set_threads,
+                            default_device, fingerprint, load_tinyshakespeare, provenance, run_recipe, set_threads,
                             time_to_target)
 from accel_lib.model.channels_last import ChannelsLast  # noqa: E402
 
@@ -111,7 +119,7 @@ def run_cifar(name, make, data, epochs, max_minutes, evals_per_epoch, seed, n_ev
     reached = target is not None and ev and ev[-1]["accuracy"] >= target
     return {"name": name, "recipe": recipe.name, "planned_epochs": epochs, "seed": seed,
             "channels_last": channels_last, "stopped_at_target": bool(reached), "segments": log.segments,
-            "finished": bool(reached) or st.counters.epoch >= epochs - 1e-9,
+            "device": str(st.device), "finished": bool(reached) or st.counters.epoch >= epochs - 1e-9,
             "test_images": n_eval or len(data.test_y),
             "stopped_by_time_limit": st.counters.epoch < epochs - 1e-9 and not reached, "epochs_done": st.counters.epoch,
             "images_per_second": st.counters.samples / st.counters.seconds, "wall_seconds_last_segment": wall,
@@ -146,21 +154,26 @@ def main() -> None:
     a = ap.parse_args()
     set_threads(a.threads)
     which = a.only or ["fastcnn", "resnet18", "char"]
+    dev = default_device()
+    suffix = "" if dev.type == "cpu" else "/" + dev.type  # GPU runs are kept apart from the CPU runs
+    if dev.type == "cuda":  # fp32 arithmetic as on the CPU, so that epochs-to-target carry over
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     max_min = a.max_minutes or (600 if a.full else 10)
     results = {"runs": {}}
     if "fastcnn" in which or "resnet18" in which:
         data = load_cifar10()
     if "fastcnn" in which:
-        results["runs"]["fastcnn"] = run_cifar("fastcnn", cifar_fastcnn, data, a.epochs or (20 if a.full else 3),
+        results["runs"]["fastcnn" + suffix] = run_cifar("fastcnn", cifar_fastcnn, data, a.epochs or (20 if a.full else 3),
                                                max_min, 1, a.seed, checkpoint=a.checkpoint, target=a.target,
                                                channels_last=a.channels_last)
     if "resnet18" in which:  # evaluated on 2,000 test images: a full pass costs ~11 TFLOP on a CPU
-        results["runs"]["resnet18"] = run_cifar("resnet18", cifar_resnet18, data, a.epochs or (30 if a.full else 1),
+        results["runs"]["resnet18" + suffix] = run_cifar("resnet18", cifar_resnet18, data, a.epochs or (30 if a.full else 1),
                                                 max_min, 1, a.seed, n_eval=None if a.full else 2000,
                                                 checkpoint=a.checkpoint, target=a.target,
                                                 channels_last=a.channels_last)
     if "char" in which:
-        results["runs"]["char_gpt"] = run_char(load_tinyshakespeare(), 4000 if a.full else 600, max_min, a.seed)
+        results["runs"]["char_gpt" + suffix] = run_char(load_tinyshakespeare(), 4000 if a.full else 600, max_min, a.seed)
     new = results["runs"]
     results = json.loads(OUT.read_text()) if OUT.exists() else {"runs": {}}  # re-read: runs take hours
     results["runs"].update(new)

@@ -24,7 +24,7 @@ from accel_lib.recipes.char_speedrun import char_speedrun
 from accel_lib.recipes.speedrun import INGREDIENTS, SpeedrunNet, cifar_speedrun, evaluate_tta
 
 __all__ = ["SMALL", "LADDER", "MATRIX_TECHNIQUES", "small_run", "ladder", "ablation", "pair_runs",
-           "interaction_matrix", "char_race", "baseline_throughput", "baseline_ratio"]
+           "interaction_matrix", "char_race", "baseline_throughput", "baseline_ratio", "pick_baseline"]
 
 SMALL = dict(widths=(32, 64, 128), n_train=8192, epochs=2.0, batch_size=512, n_eval=2000)
 
@@ -216,6 +216,31 @@ def baseline_ratio(baseline: dict, speedrun: dict, throughput: dict, target: flo
     return {"ratio": t_base / t_speed, "bound": bound, "baseline_epochs": e_base, "speedrun_epochs": speedrun["epochs"],
             "baseline_images_per_second": ips[key], "speedrun_images_per_second": ips["speedrun"],
             "baseline_arm": key, "break_even_epochs": 10 * t_speed * ips[key], "target": target}
+
+
+def pick_baseline(runs: dict, name: str = "resnet18", target: float = 0.90) -> Optional[dict]:
+    """Choose which recorded baseline run gives the epochs to ``target`` for :func:`baseline_ratio`.
+
+    ``runs``: the ``runs`` of ``benchmarks/results/baselines.json``, where a CPU run is stored
+    under ``name`` and a run on another device under ``name/<device>`` (e.g. ``resnet18/cuda``).
+    In order of preference: the CPU run if it reached the target (everything measured here); else a
+    run on another device that reached it (its *epochs* to the target carry over, since the
+    arithmetic is the same; its seconds do not, and are not used); else the CPU run as it stands,
+    which gives a lower bound. Returns ``{"key", "record", "source"}`` with ``source`` one of
+    ``"cpu"``, ``"other-device"``, ``"cpu-unfinished"``, or None when nothing is recorded.
+    """
+    def reached(r):
+        return r.get("evals") and time_to_target(r["evals"], "accuracy", target, clock="epoch") is not None
+    cpu = runs.get(name)
+    if cpu is not None and reached(cpu):
+        return {"key": name, "record": cpu, "source": "cpu"}
+    others = sorted(k for k in runs if k.startswith(name + "/"))
+    for k in others:
+        if reached(runs[k]):
+            return {"key": k, "record": runs[k], "source": "other-device"}
+    if cpu is not None and cpu.get("evals"):
+        return {"key": name, "record": cpu, "source": "cpu-unfinished"}
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ def test_a_run_stopped_by_its_time_limit_resumes_to_the_same_end(tmp_path):
     assert first["stopped_by_time_limit"] and not first["finished"] and first["evals"][-1]["step"] == 1
     second = bench.run_cifar("fast", make, data, 2, 60, 1, 0, checkpoint=ck)
     assert second["finished"] and not second["stopped_by_time_limit"]
+    assert second["device"] == whole["device"] == "cpu"
     assert [s["start_step"] for s in second["segments"]] == [0, 1]
     assert second["segments"][0]["end_step"] == 1 and second["segments"][1]["end_step"] == 16
     assert second["epochs_done"] == whole["epochs_done"] == 2

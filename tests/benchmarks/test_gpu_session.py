@@ -63,3 +63,12 @@ def test_pages_summarise_every_recorded_part(tmp_path):
     with pytest.raises(ValueError, match="unknown part"):
         gpu_summary("nccl", parts)
     assert load_gpu_results(tmp_path / "absent.json") == {}
+
+
+def test_the_device_session_refuses_an_unknown_part_before_touching_the_device(tmp_path):
+    import subprocess
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "device_session.sh"
+    r = subprocess.run(["bash", str(script), "baseline", "sytem"], capture_output=True, text=True,
+                       env={"PATH": "/usr/bin:/bin", "OUT": str(tmp_path)}, timeout=60)
+    assert r.returncode == 2 and "unknown part 'sytem'" in r.stderr
+    assert r.stdout == ""  # nothing ran: no nvidia-smi, no python

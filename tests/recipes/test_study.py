@@ -107,6 +107,23 @@ def test_baseline_ratio_refuses_what_it_cannot_compare():
         baseline_ratio(base, {"epochs": 9.9, "reached": True}, {"images_per_second": {"resnet18": 1, "speedrun": 2}})
 
 
+def test_pick_baseline_prefers_a_finished_cpu_run_then_epochs_from_another_device():
+    from accel_lib.recipes.study import pick_baseline
+    cpu_part = {"evals": [{"epoch": 4.2, "accuracy": 0.72}], "epochs_done": 4.2}
+    cpu_done = {"evals": [{"epoch": 19.0, "accuracy": 0.905}], "epochs_done": 19.0}
+    gpu_done = {"evals": [{"epoch": 20.0, "accuracy": 0.91}], "epochs_done": 20.0}
+    gpu_part = {"evals": [{"epoch": 3.0, "accuracy": 0.70}], "epochs_done": 3.0}
+    assert pick_baseline({}) is None
+    assert pick_baseline({"resnet18": cpu_part})["source"] == "cpu-unfinished"
+    assert pick_baseline({"resnet18": cpu_part, "resnet18/cuda": gpu_part})["source"] == "cpu-unfinished"
+    got = pick_baseline({"resnet18": cpu_part, "resnet18/cuda": gpu_done, "fastcnn/cuda": cpu_done})
+    assert got["key"] == "resnet18/cuda" and got["source"] == "other-device"
+    got = pick_baseline({"resnet18": cpu_done, "resnet18/cuda": gpu_done})
+    assert got["key"] == "resnet18" and got["source"] == "cpu"
+    assert pick_baseline({"resnet18/cuda": gpu_done})["source"] == "other-device"
+    assert pick_baseline({"resnet18/cuda": gpu_part}) is None  # an unfinished GPU run bounds nothing here
+
+
 def test_baseline_throughput_times_three_arms_interleaved():
     from accel_lib.recipes.study import baseline_throughput
     labels = torch.zeros(10, dtype=torch.long)  # only len(train_y) is read: the epoch length
