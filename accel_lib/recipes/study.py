@@ -149,8 +149,12 @@ def char_race(data: CharData, baseline_steps: int = 1000, speedrun_steps: int = 
 def baseline_throughput(data: ImageData, repeats: int = 3, resnet_batch: int = 128, recipe_batch: int = 1024,
                         threads: Optional[int] = None) -> dict:
     """Training images/s of the ResNet-18 baseline step (in the default and in the channels-last
-    memory format) and of the speedrun step, timed interleaved so that machine noise hits all three
-    alike."""
+    memory format) and of the speedrun step as the recipe runs it on this CPU (in bf16 autocast
+    where the CPU has native bf16, see :func:`~accel_lib.system.mixed_precision.native_bf16`; then
+    also in fp32, as ``speedrun_fp32``), timed interleaved so that machine noise hits all arms
+    alike. ``speedrun_bf16`` in the result says which the ``speedrun`` arm is."""
+    from accel_lib.system.mixed_precision import native_bf16
+    bf16 = native_bf16("cpu")
     rn = resnet18_cifar()
     rn_cl = resnet18_cifar().to(memory_format=torch.channels_last)
     sr = SpeedrunNet().to(memory_format=torch.channels_last)
@@ -162,24 +166,30 @@ def baseline_throughput(data: ImageData, repeats: int = 3, resnet_batch: int = 1
     xs = torch.randn(recipe_batch, 3, 32, 32, generator=g).contiguous(memory_format=torch.channels_last)
     ys = torch.randint(0, 10, (recipe_batch,), generator=g)
 
-    def step(model, opt, x, y) -> Callable[[], None]:
+    def step(model, opt, x, y, low: bool = False) -> Callable[[], None]:
         def f() -> None:
-            torch.nn.functional.cross_entropy(model(x), y).backward()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=low):
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
         return f
 
-    t = compare({"resnet18": step(rn, opt_rn, xr, yr),
-                 "resnet18_channels_last": step(rn_cl, opt_rn_cl, xr.contiguous(memory_format=torch.channels_last), yr),
-                 "speedrun": step(sr, opt_sr, xs, ys)}, repeats=repeats)
-    batch = {"resnet18": resnet_batch, "resnet18_channels_last": resnet_batch, "speedrun": recipe_batch}
+    arms = {"resnet18": step(rn, opt_rn, xr, yr),
+            "resnet18_channels_last": step(rn_cl, opt_rn_cl, xr.contiguous(memory_format=torch.channels_last), yr),
+            "speedrun": step(sr, opt_sr, xs, ys, low=bf16)}
+    if bf16:
+        arms["speedrun_fp32"] = step(sr, opt_sr, xs, ys)
+    t = compare(arms, repeats=repeats)
+    batch = {"resnet18": resnet_batch, "resnet18_channels_last": resnet_batch, "speedrun": recipe_batch,
+             "speedrun_fp32": recipe_batch}
     ips = {k: batch[k] / v.median for k, v in t.items()}
     n = len(data.train_y)
-    return {"images_per_second": ips, "epoch_seconds": {k: n / v for k, v in ips.items()},
+    return {"images_per_second": ips, "epoch_seconds": {k: n / v for k, v in ips.items()}, "speedrun_bf16": bf16,
             "throughput_ratio": ips["speedrun"] / ips["resnet18"],
             "throughput_ratio_channels_last": ips["speedrun"] / ips["resnet18_channels_last"],
             "step_seconds": {k: {"median": v.median, "min": min(v.times), "max": max(v.times)} for k, v in t.items()},
-            "batch": batch}
+            "batch": {k: batch[k] for k in ips}}
 
 
 def baseline_ratio(baseline: dict, speedrun: dict, throughput: dict, target: float = 0.90) -> dict:
@@ -195,7 +205,8 @@ def baseline_ratio(baseline: dict, speedrun: dict, throughput: dict, target: flo
 
     ``baseline``: a record of ``benchmarks/baselines.py`` (``evals`` with ``epoch`` and ``accuracy``,
     ``epochs_done``, ``channels_last``). ``speedrun``: a full-run record of
-    ``benchmarks/speedrun.py`` (``epochs``, ``reached``). If the baseline has not reached the target
+    ``benchmarks/speedrun.py`` (``epochs``, ``reached``, ``bf16``: whether it ran in bf16 autocast,
+    which must match the throughput record's ``speedrun_bf16``). If the baseline has not reached the target
     yet, the ratio is a lower bound from the epochs it has done (``"bound": "lower"``); if the
     speedrun did not reach it, there is no ratio.
     """
@@ -203,6 +214,9 @@ def baseline_ratio(baseline: dict, speedrun: dict, throughput: dict, target: flo
         raise ValueError("the speedrun record did not reach the target: there is no time-to-target to compare.")
     if not 0 < target <= 1:
         raise ValueError(f"target is a test accuracy in (0, 1], got {target!r}.")
+    if bool(speedrun.get("bf16")) != bool(throughput.get("speedrun_bf16")):
+        raise ValueError("the speedrun run and the throughput record differ in precision (bf16 autocast on one, "
+                         "fp32 on the other): compare a run and a throughput recorded on the same kind of CPU.")
     ips = throughput["images_per_second"]
     key = "resnet18_channels_last" if baseline.get("channels_last") else "resnet18"
     if key not in ips:

@@ -144,3 +144,18 @@ def test_whitening_stem_uses_the_training_images(cifar10):
     net = r.model()
     expected = whitening_filters(normalize(cifar10.train_x[:1024]))
     assert torch.allclose(net.stem[0].weight, expected)
+
+
+def test_bf16_is_on_exactly_where_the_hardware_multiplies_bf16(cifar10, monkeypatch):
+    import accel_lib.system.mixed_precision as mp
+    from accel_lib.system.mixed_precision import native_bf16
+    monkeypatch.setattr(mp, "_cpu_flags", lambda: {"avx2", "fma"})
+    assert not native_bf16("cpu") and not native_bf16("meta")
+    assert "autocast" not in cifar_speedrun(cifar10, epochs=0.01, device="cpu", n_train=512, n_eval=64).train_kwargs
+    monkeypatch.setattr(mp, "_cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    assert native_bf16("cpu")
+    ac = cifar_speedrun(cifar10, epochs=0.01, device="cpu", n_train=512, n_eval=64).train_kwargs["autocast"]
+    assert ac.dtype == torch.bfloat16 and ac.device_type == "cpu"
+    assert "autocast" not in cifar_speedrun(cifar10, epochs=0.01, device="cpu", n_train=512, n_eval=64, without=("bf16",)).train_kwargs
+    monkeypatch.setattr(mp, "_cpu_flags", lambda: {"amx_bf16"})
+    assert native_bf16("cpu")

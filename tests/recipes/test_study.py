@@ -103,6 +103,8 @@ def test_baseline_ratio_refuses_what_it_cannot_compare():
     base = {"evals": [{"epoch": 1.0, "accuracy": 0.95}], "epochs_done": 1.0, "channels_last": True}
     with pytest.raises(ValueError, match="did not reach"):
         baseline_ratio(base, {"epochs": 9.9, "reached": False}, _tp())
+    with pytest.raises(ValueError, match="differ in precision"):
+        baseline_ratio(base, {"epochs": 9.9, "reached": True, "bf16": True}, _tp())
     with pytest.raises(ValueError, match="baseline-throughput"):
         baseline_ratio(base, {"epochs": 9.9, "reached": True}, {"images_per_second": {"resnet18": 1, "speedrun": 2}})
 
@@ -129,6 +131,8 @@ def test_baseline_throughput_times_three_arms_interleaved():
     labels = torch.zeros(10, dtype=torch.long)  # only len(train_y) is read: the epoch length
     data = type("D", (), {"train_y": labels})()
     r = baseline_throughput(data, repeats=1, resnet_batch=2, recipe_batch=2)
-    assert set(r["images_per_second"]) == {"resnet18", "resnet18_channels_last", "speedrun"}
+    arms = {"resnet18", "resnet18_channels_last", "speedrun"} | ({"speedrun_fp32"} if r["speedrun_bf16"] else set())
+    assert set(r["images_per_second"]) == arms
     assert all(v > 0 for v in r["images_per_second"].values())
     assert r["epoch_seconds"]["speedrun"] == pytest.approx(10 / r["images_per_second"]["speedrun"])
+
