@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from accel_lib.core import load_cifar10, load_tinyshakespeare, provenance, run_recipe, set_threads  # noqa: E402
 from accel_lib.recipes.speedrun import cifar_speedrun  # noqa: E402
+from accel_lib.recipes.study import summarize_runs  # noqa: E402
 
 OUT = Path(os.environ.get("ACCEL_SPEEDRUN_RESULTS", ROOT / "benchmarks" / "results" / "speedrun.json"))
 
@@ -75,7 +75,8 @@ def cifar(args) -> None:
                "time_to_target": st.counters.seconds if final["accuracy"] >= args.target else None,
                "load_before": load0, "load_after": _load_avg(),
                "provenance": provenance("python " + " ".join(sys.argv))}
-        dev = "" if not torch.cuda.is_available() else "cuda/"   # CPU keys as first recorded; GPU runs apart
+        # CPU fp32 keys as first recorded; CPU runs in bf16 (CPUs with native bf16) and GPU runs apart
+        dev = "cuda/" if torch.cuda.is_available() else ("bf16/" if rec["bf16"] else "")
         key = f"cifar/{dev}{args.epochs}ep/" + ("-".join(sorted(args.without)) or "full") + f"/seed{seed}"
         results = _update(lambda res: res.setdefault("runs", {}).__setitem__(key, rec))
         print(key, {k: v for k, v in rec.items() if k != "provenance"}, flush=True)
@@ -83,21 +84,9 @@ def cifar(args) -> None:
 
 
 def summarize(results: dict, target: float = 0.90) -> dict:
-    """Median, spread and hit fraction of time-to-target per configuration."""
-    groups: dict = {}
-    for key, r in results["runs"].items():
-        if r.get("kind") == "cifar":
-            groups.setdefault(key.rsplit("/", 1)[0], []).append(r)
-    out = {}
-    for g, rs in groups.items():
-        times = [r["train_seconds"] for r in rs]
-        hits = [r for r in rs if r["accuracy_tta"] >= target]
-        out[g] = {"seeds": len(rs), "hit_fraction": len(hits) / len(rs),
-                  "median_train_seconds": statistics.median(times),
-                  "spread_seconds": [min(times), max(times)],
-                  "accuracy_tta": [r["accuracy_tta"] for r in rs],
-                  "accuracy_plain": [r["accuracy_plain"] for r in rs]}
-        print(g, out[g])
+    out = summarize_runs(results["runs"], target)
+    for g, v in out.items():
+        print(g, v)
     return out
 
 

@@ -152,19 +152,21 @@ def read_attention(d: dict) -> tuple:
 
 def read_speedrun(d: dict) -> tuple:
     """The full CIFAR-10 recipe (no ingredient removed): median TTA accuracy and training time of
-    the epoch setting with the most seeds; "not recorded" when no such run exists."""
+    the setting (device, precision, epochs) with the most seeds, since seconds only compare within
+    one device and precision; "not recorded" when no such run exists."""
     full = [r for r in _get(d, "runs").values() if r.get("kind") == "cifar" and not r.get("without")]
     if not full:
         return NOT_RECORDED, NOT_RECORDED
     groups: dict = {}
     for r in full:
-        groups.setdefault(_get(r, "epochs"), []).append(r)
-    epochs = max(groups, key=lambda e: (len(groups[e]), e))
-    rs = groups[epochs]
+        key = (r.get("provenance", {}).get("device", "unknown device"), bool(r.get("bf16")), _get(r, "epochs"))
+        groups.setdefault(key, []).append(r)
+    device, bf16, epochs = max(groups, key=lambda k: (len(groups[k]), k[2]))
+    rs = groups[(device, bf16, epochs)]
     acc = statistics.median(_get(r, "accuracy_tta") for r in rs)
     secs = statistics.median(_get(r, "train_seconds") for r in rs)
-    device = rs[0].get("provenance", {}).get("device", "unknown device")
-    return (f"{acc:.2%} with TTA in {secs:.0f} s, {epochs:g} epochs ({'median of ' + str(len(rs)) + ' seeds' if len(rs) > 1 else 'one seed'}, {device})",
+    seeds = f"median of {len(rs)} seeds" if len(rs) > 1 else "one seed"
+    return (f"{acc:.2%} with TTA in {secs:.0f} s, {epochs:g} epochs ({seeds}, {device}{', bf16' if bf16 else ''})",
             speedrun_verdict(acc, epochs))
 
 

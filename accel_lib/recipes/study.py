@@ -24,7 +24,7 @@ from accel_lib.recipes.char_speedrun import char_speedrun
 from accel_lib.recipes.speedrun import INGREDIENTS, SpeedrunNet, cifar_speedrun, evaluate_tta
 
 __all__ = ["SMALL", "LADDER", "MATRIX_TECHNIQUES", "small_run", "ladder", "ablation", "pair_runs",
-           "interaction_matrix", "char_race", "baseline_throughput", "baseline_ratio", "pick_baseline"]
+           "interaction_matrix", "char_race", "baseline_throughput", "baseline_ratio", "pick_baseline", "summarize_runs"]
 
 SMALL = dict(widths=(32, 64, 128), n_train=8192, epochs=2.0, batch_size=512, n_eval=2000)
 
@@ -230,6 +230,29 @@ def baseline_ratio(baseline: dict, speedrun: dict, throughput: dict, target: flo
     return {"ratio": t_base / t_speed, "bound": bound, "baseline_epochs": e_base, "speedrun_epochs": speedrun["epochs"],
             "baseline_images_per_second": ips[key], "speedrun_images_per_second": ips["speedrun"],
             "baseline_arm": key, "break_even_epochs": 10 * t_speed * ips[key], "target": target}
+
+
+def summarize_runs(runs: dict, target: float = 0.90) -> dict:
+    """Time-to-target over seeds, per configuration, from the ``runs`` of
+    ``benchmarks/results/speedrun.json`` (keys ``cifar/<setting>/seed<N>``; one group per setting,
+    so CPU fp32, CPU bf16 and GPU runs stay apart). A run's time-to-target is its training seconds
+    if its final accuracy (with TTA) reached ``target``, else it has none. Per group: the number of
+    seeds, the fraction that reached the target, the median and the range of the training seconds
+    of those that did (None if none did), and the accuracies."""
+    import statistics
+    groups: dict = {}
+    for key, r in runs.items():
+        if r.get("kind") == "cifar":
+            groups.setdefault(key.rsplit("/", 1)[0], []).append(r)
+    out = {}
+    for g, rs in sorted(groups.items()):
+        hits = [r["train_seconds"] for r in rs if r["accuracy_tta"] >= target]
+        out[g] = {"seeds": len(rs), "hit_fraction": len(hits) / len(rs),
+                  "median_seconds_to_target": statistics.median(hits) if hits else None,
+                  "range_seconds_to_target": [min(hits), max(hits)] if hits else None,
+                  "accuracy_tta": [r["accuracy_tta"] for r in rs],
+                  "accuracy_plain": [r["accuracy_plain"] for r in rs]}
+    return out
 
 
 def pick_baseline(runs: dict, name: str = "resnet18", target: float = 0.90) -> Optional[dict]:

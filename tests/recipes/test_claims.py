@@ -65,6 +65,14 @@ def test_speedrun_verdicts_on_synthetic_json(tmp_path):
         (tmp_path / "speedrun.json").write_text(json.dumps(d))
         row = _row(claims_table(tmp_path), "speedrun.json")
         assert row["verdict"] == expected and "9.9 epochs" in row["ours"]
+    # seconds are only summarised within one device and precision: the setting with most seeds wins
+    cpu = {"device": "cpu"}
+    d = {"runs": {"f0": dict(run(0.905, 3000), provenance=cpu),
+                  "b0": dict(run(0.906, 1100), bf16=True, provenance=cpu),
+                  "b1": dict(run(0.904, 1200), bf16=True, provenance=cpu)}}
+    (tmp_path / "speedrun.json").write_text(json.dumps(d))
+    ours = _row(claims_table(tmp_path), "speedrun.json")["ours"]
+    assert "in 1150 s" in ours and "median of 2 seeds, cpu, bf16" in ours
     (tmp_path / "speedrun.json").write_text(json.dumps({"runs": {}, "studies": {}}))
     assert _row(claims_table(tmp_path), "speedrun.json")["ours"] == NOT_RECORDED
 

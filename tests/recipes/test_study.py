@@ -136,3 +136,19 @@ def test_baseline_throughput_times_three_arms_interleaved():
     assert all(v > 0 for v in r["images_per_second"].values())
     assert r["epoch_seconds"]["speedrun"] == pytest.approx(10 / r["images_per_second"]["speedrun"])
 
+
+
+def test_summarize_runs_reports_median_range_and_hit_fraction_per_setting():
+    from accel_lib.recipes.study import summarize_runs
+
+    def run(acc, secs):
+        return {"kind": "cifar", "accuracy_tta": acc, "accuracy_plain": acc - 0.01, "train_seconds": secs}
+    runs = {"cifar/bf16/9.9ep/full/seed0": run(0.905, 1100), "cifar/bf16/9.9ep/full/seed1": run(0.899, 1000),
+            "cifar/bf16/9.9ep/full/seed2": run(0.903, 1300), "cifar/9.9ep/full/seed0": run(0.8, 3000),
+            "char/x": {"kind": "char"}}
+    s = summarize_runs(runs)
+    assert set(s) == {"cifar/bf16/9.9ep/full", "cifar/9.9ep/full"}
+    g = s["cifar/bf16/9.9ep/full"]
+    assert g["seeds"] == 3 and abs(g["hit_fraction"] - 2 / 3) < 1e-12
+    assert g["median_seconds_to_target"] == 1200 and g["range_seconds_to_target"] == [1100, 1300]
+    assert s["cifar/9.9ep/full"]["median_seconds_to_target"] is None and s["cifar/9.9ep/full"]["hit_fraction"] == 0
