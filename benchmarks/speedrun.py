@@ -68,7 +68,8 @@ def cifar(args) -> None:
         st = run_recipe(recipe, seed=seed)
         final = st.evals[-1]
         rec = {"kind": "cifar", "recipe": recipe.name, "without": args.without, "epochs": args.epochs,
-               "seed": seed, "bf16": "autocast" in recipe.train_kwargs, "train_seconds": st.counters.seconds, "wall_seconds": time.time() - t0,
+               "seed": seed, "bf16": "autocast" in recipe.train_kwargs,
+               "train_seconds": st.counters.seconds, "wall_seconds": time.time() - t0,
                "images_per_second": st.counters.samples / st.counters.seconds,
                "accuracy_tta": final["accuracy"], "accuracy_plain": final["accuracy_plain"],
                "target": args.target, "reached": final["accuracy"] >= args.target,
