@@ -3,7 +3,7 @@
     python benchmarks/speedrun.py cifar --seeds 0 1 2          # full recipe, 9.9 epochs per seed
     python benchmarks/speedrun.py cifar --without tta           # one ablation arm at full size
     python benchmarks/speedrun.py baseline-throughput           # ResNet-18 vs recipe images/s
-    python benchmarks/speedrun.py study                         # ladder, ablation, interactions (short)
+    python benchmarks/speedrun.py study                         # ladder, ablation, sweep, interactions (short)
     python benchmarks/speedrun.py study --part pairs            # one part (parts can run in parallel)
     python benchmarks/speedrun.py char                          # Tiny Shakespeare speedrun vs baseline
 
@@ -103,7 +103,7 @@ def main() -> None:
         s = sub.add_parser(name)
         s.add_argument("--quick", action="store_true", help="a CI-sized run")
         if name == "study":
-            s.add_argument("--part", choices=["ladder", "ablation", "pairs", "matrix"], action="append",
+            s.add_argument("--part", choices=["ladder", "ablation", "sweep", "pairs", "matrix"], action="append",
                            help="run only these parts (default: all, in order); parts may run in parallel "
                                 "processes, then 'matrix' combines ablation and pairs")
     ap.add_argument("--threads", type=int, default=None)

@@ -22,9 +22,11 @@ from accel_lib.core.measure import compare, time_to_target
 from accel_lib.core.models import resnet18_cifar
 from accel_lib.recipes.char_speedrun import char_speedrun
 from accel_lib.recipes.speedrun import INGREDIENTS, SpeedrunNet, cifar_speedrun, evaluate_tta
+from accel_lib.system.mixed_precision import native_bf16
 
 __all__ = ["SMALL", "LADDER", "MATRIX_TECHNIQUES", "small_run", "ladder", "ablation", "pair_runs",
-           "interaction_matrix", "char_race", "baseline_throughput", "baseline_ratio", "pick_baseline", "summarize_runs"]
+           "interaction_matrix", "char_race", "baseline_throughput", "baseline_ratio", "pick_baseline",
+           "summarize_runs", "budget_sweep", "iso_accuracy"]
 
 SMALL = dict(widths=(32, 64, 128), n_train=8192, epochs=2.0, batch_size=512, n_eval=2000)
 
@@ -70,11 +72,91 @@ def ladder(data: ImageData, order: Sequence[str] = LADDER, seed: int = 0, **kw) 
 def ablation(data: ImageData, techniques: Optional[Sequence[str]] = None, seeds: Sequence[int] = (0, 1),
              **kw) -> list:
     """The full recipe and the recipe without each one technique, for each seed (by default every
-    ingredient that acts on this machine: ``bf16`` only acts on CUDA)."""
+    ingredient that acts on this machine: ``bf16`` only where bf16 is native, see ``native_bf16``)."""
     if techniques is None:
-        techniques = [t for t in INGREDIENTS if t != "bf16" or torch.cuda.is_available()]
+        techniques = [t for t in INGREDIENTS if t != "bf16" or native_bf16(data.train_x.device)]
     return [small_run(data, without=w, seed=s, **kw)
             for w in [()] + [(t,) for t in techniques] for s in seeds]
+
+
+def budget_sweep(data: ImageData, budgets: Sequence[float] = (0.75, 1.0, 1.25, 1.5, 1.75, 2.5),
+                 seeds: Sequence[int] = (0, 1), **kw) -> list:
+    """The full recipe at several epoch budgets (each a complete run: the one-cycle schedule and
+    the other budget-aware parts follow the budget). With the ablation's full runs at the default
+    budget this gives the full recipe's accuracy-vs-budget curve that :func:`iso_accuracy` reads."""
+    base = dict(SMALL, **kw.pop("config", None) or {})
+    return [small_run(data, seed=s, config=dict(base, epochs=float(b)), **kw) for b in budgets for s in seeds]
+
+
+def _lerp(xs: Sequence[float], ys: Sequence[float], x: float) -> float:
+    """Piecewise-linear y at x inside increasing xs."""
+    for x0, y0, x1, y1 in zip(xs, ys, xs[1:], ys[1:]):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    raise ValueError(f"{x} is outside [{xs[0]}, {xs[-1]}]")
+
+
+def _interp(xs: Sequence[float], ys: Sequence[float], y: float) -> Optional[float]:
+    """The x at which the increasing piecewise-linear curve (xs, ys) reaches y; None outside it."""
+    for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
+        if y0 <= y <= y1:
+            return x0 if y1 == y0 else x0 + (x1 - x0) * (y - y0) / (y1 - y0)
+    return None
+
+
+def iso_accuracy(sweep: Sequence[dict], ablation_records: Sequence[dict], metric: str = "accuracy") -> dict:
+    """The ablation as a change in **time-to-target**. For each removed ingredient the target is
+    the accuracy the ablated recipe reaches at its budget; the full recipe's accuracy-vs-budget
+    curve (``sweep`` plus the ablation's full runs, seed means, made increasing by a running
+    maximum) gives the budget at which the *full* recipe reaches that same accuracy. Then
+
+    ``epoch_factor = budget / full_budget_at_that_accuracy``: how many times more epochs the recipe
+    needs to reach that accuracy without the ingredient (>1: the ingredient saves time), and
+    ``time_factor``: the same in measured training seconds (ingredients such as ``channels_last`` or
+    ``bf16`` change the cost of an epoch, not the epochs).
+
+    ``interval`` repeats the reading at the ablated accuracy plus and minus one standard error
+    (pooled seed-to-seed spread over the square root of the arm's seeds). A target below the curve's
+    lowest point gives a lower bound (``bound: "lower"``), above its highest an upper bound."""
+    full_runs = [r for r in list(sweep) + list(ablation_records) if r["without"] == []]
+    if not full_runs:
+        raise ValueError("iso_accuracy needs runs of the full recipe (without=[]): pass the budget sweep")
+    by_budget: dict = {}
+    for r in full_runs:
+        by_budget.setdefault(float(r["config"]["epochs"]), []).append(r)
+    budgets = sorted(by_budget)
+    if len(budgets) < 2:
+        raise ValueError("iso_accuracy needs the full recipe at two budgets or more: run budget_sweep")
+    accs, secs = [], []
+    for b in budgets:
+        accs.append(max([statistics.fmean(r[metric] for r in by_budget[b])] + accs[-1:]))  # running maximum
+        secs.append(statistics.fmean(r["train_seconds"] for r in by_budget[b]))
+    noise = _pooled_sd(ablation_records, metric)
+    arms: dict = {}
+    for r in ablation_records:
+        if r["without"]:
+            arms.setdefault("+".join(r["without"]), []).append(r)
+
+    def read(acc: float, budget: float, seconds: float) -> dict:
+        if acc < accs[0] or acc > accs[-1]:
+            k = 0 if acc < accs[0] else -1
+            e, t, bound = budgets[k], secs[k], "lower" if k == 0 else "upper"
+        else:
+            e = _interp(budgets, accs, acc)
+            t, bound = _lerp(budgets, secs, e), "exact"
+        return {"full_epochs": e, "epoch_factor": budget / e, "time_factor": seconds / t, "bound": bound}
+
+    out = {}
+    for name, rs in arms.items():
+        acc = statistics.fmean(r[metric] for r in rs)
+        budget = float(rs[0]["config"]["epochs"])
+        seconds = statistics.fmean(r["train_seconds"] for r in rs)
+        se = noise / math.sqrt(len(rs)) if noise == noise else 0.0
+        mid = read(acc, budget, seconds)
+        lo, hi = read(acc + se, budget, seconds), read(acc - se, budget, seconds)
+        out[name] = dict(mid, accuracy=acc, budget=budget, seeds=len(rs),
+                         interval=(lo["epoch_factor"], hi["epoch_factor"]))
+    return {"budgets": budgets, "full_accuracy": accs, "full_seconds": secs, "noise_sd": noise, "arms": out}
 
 
 def pair_runs(data: ImageData, techniques: Sequence[str] = MATRIX_TECHNIQUES, seed: int = 0, **kw) -> list:
@@ -85,6 +167,18 @@ def pair_runs(data: ImageData, techniques: Sequence[str] = MATRIX_TECHNIQUES, se
 def _mean_acc(records: Sequence[dict], without: Sequence[str], metric: str = "accuracy") -> Optional[float]:
     vals = [r[metric] for r in records if r["without"] == sorted(without)]
     return statistics.fmean(vals) if vals else None
+
+
+def _pooled_sd(records: Sequence[dict], metric: str = "accuracy", with_dof: bool = False):
+    """Seed-to-seed standard deviation of one run, pooled over every configuration (same
+    ``without`` and budget) run with several seeds; NaN when none was."""
+    groups: dict = {}
+    for r in records:
+        groups.setdefault((tuple(r["without"]), r.get("config", {}).get("epochs")), []).append(r[metric])
+    dof = sum(len(v) - 1 for v in groups.values() if len(v) > 1)
+    pooled = sum((len(v) - 1) * statistics.variance(v) for v in groups.values() if len(v) > 1)
+    sd = math.sqrt(pooled / dof) if dof else float("nan")
+    return (sd, dof) if with_dof else sd
 
 
 def interaction_matrix(records: Sequence[dict], techniques: Sequence[str] = MATRIX_TECHNIQUES,
@@ -99,12 +193,7 @@ def interaction_matrix(records: Sequence[dict], techniques: Sequence[str] = MATR
     that standard deviation. ``full_sd_points`` is the full recipe's own spread."""
     full = _mean_acc(records, (), metric)
     fulls = [r[metric] for r in records if r["without"] == []]
-    groups: dict = {}
-    for r in records:
-        groups.setdefault(tuple(r["without"]), []).append(r[metric])
-    dof = sum(len(v) - 1 for v in groups.values() if len(v) > 1)
-    pooled = sum((len(v) - 1) * statistics.variance(v) for v in groups.values() if len(v) > 1)
-    sd = math.sqrt(pooled / dof) if dof else float("nan")
+    sd, dof = _pooled_sd(records, metric, with_dof=True)
     n = len(techniques)
     effect = {t: 100 * (full - _mean_acc(records, (t,), metric)) for t in techniques}
     pair = [[float("nan")] * n for _ in range(n)]
@@ -301,10 +390,11 @@ def record_baseline_throughput(update: Callable, quick: bool = False) -> None:
 
 
 def record_study(update: Callable, quick: bool = False, parts: Optional[Sequence[str]] = None) -> None:
-    """The ladder, the ablation (2 seeds; 3 for the full recipe), the pairs and the interaction
-    matrix; each part is saved as soon as it is done, and ``parts`` selects some of them."""
+    """The ladder, the ablation (2 seeds; 3 for the full recipe), the full recipe's budget sweep,
+    the pairs and the interaction matrix; each part is saved as soon as it is done, and ``parts``
+    selects some of them."""
     from accel_lib.core.datasets import load_cifar10
-    parts = parts or ["ladder", "ablation", "pairs", "matrix"]
+    parts = parts or ["ladder", "ablation", "sweep", "pairs", "matrix"]
     data = load_cifar10()
     kw = dict(config=dict(n_train=2048, epochs=1.0, n_eval=500)) if quick else {}
     if "ladder" in parts:
@@ -315,6 +405,10 @@ def record_study(update: Callable, quick: bool = False, parts: Optional[Sequence
         abl = ablation(data, seeds=(0, 1), **kw) + [small_run(data, seed=2, **kw)]
         _record(update, "ablation", abl)
         print("ablation", [(r["without"], r["seed"], round(r["accuracy"], 4)) for r in abl], flush=True)
+    if "sweep" in parts:  # the full recipe's accuracy-vs-budget curve, for the ablation in time-to-target
+        sw = budget_sweep(data, budgets=(0.5, 1.5), seeds=(0,), **kw) if quick else budget_sweep(data)
+        _record(update, "sweep", sw)
+        print("sweep", [(r["config"]["epochs"], r["seed"], round(r["accuracy"], 4)) for r in sw], flush=True)
     if "pairs" in parts:
         _record(update, "pairs", pair_runs(data, seed=0, **kw))
     if "matrix" in parts:

@@ -10,7 +10,7 @@ from accel_lib.core import run_recipe
 from accel_lib.core.baselines import char_gpt
 from accel_lib.optim.muon import Muon
 from accel_lib.recipes.char_speedrun import CHAR_INGREDIENTS, char_speedrun
-from accel_lib.recipes.study import char_race, interaction_matrix, ladder, small_run
+from accel_lib.recipes.study import budget_sweep, char_race, interaction_matrix, iso_accuracy, ladder, small_run
 
 TINY = dict(widths=(8, 16, 16), n_train=256, epochs=1.0, batch_size=128, n_eval=100)
 
@@ -34,6 +34,48 @@ def test_superadditive_pair_has_positive_interaction():
     m = interaction_matrix(recs, techniques=("a", "b"))
     assert m["interaction"][0][1] == pytest.approx(8.0)
     assert math.isnan(m["noise_sd_points"])                   # one seed: no spread to report
+
+
+def _run(without, acc, epochs, seconds, seed=0):
+    return dict(_rec(without, acc, seed), config={"epochs": epochs}, train_seconds=seconds)
+
+
+def test_iso_accuracy_turns_an_accuracy_loss_into_a_time_to_target_factor():
+    sweep = [_run((), 0.80, 1.0, 10.0), _run((), 0.95, 3.0, 30.0)]
+    abl = [_run((), 0.90, 2.0, 20.0, 0), _run((), 0.92, 2.0, 20.0, 1),
+           _run(("a",), 0.85, 2.0, 20.0, 0), _run(("a",), 0.86, 2.0, 20.0, 1),  # helps: costs time
+           _run(("b",), 0.93, 2.0, 20.0),                                        # hurts: recipe faster without
+           _run(("c",), 0.70, 2.0, 20.0),                                        # below the curve: a bound
+           _run(("d",), 0.91, 2.0, 26.0)]                                        # same accuracy, dearer epochs
+    r = iso_accuracy(sweep, abl)
+    assert r["budgets"] == [1.0, 2.0, 3.0] and r["full_accuracy"] == pytest.approx([0.80, 0.91, 0.95])
+    a = r["arms"]["a"]   # full recipe reaches 85.5% at 1.5 epochs (15 s): a saves a third
+    assert a["full_epochs"] == pytest.approx(1.5) and a["bound"] == "exact" and a["seeds"] == 2
+    assert a["epoch_factor"] == pytest.approx(4 / 3) and a["time_factor"] == pytest.approx(4 / 3)
+    assert a["interval"][0] < a["epoch_factor"] < a["interval"][1]
+    assert r["noise_sd"] == pytest.approx(math.sqrt((0.0002 + 0.00005) / 2))
+    assert r["arms"]["b"]["epoch_factor"] == pytest.approx(0.8)
+    assert r["arms"]["c"]["bound"] == "lower" and r["arms"]["c"]["epoch_factor"] == pytest.approx(2.0)
+    d = r["arms"]["d"]
+    assert d["epoch_factor"] == pytest.approx(1.0) and d["time_factor"] == pytest.approx(1.3)
+
+
+def test_iso_accuracy_reads_a_running_maximum_and_refuses_too_few_budgets():
+    sweep = [_run((), 0.80, 1.0, 10.0), _run((), 0.78, 1.5, 15.0), _run((), 0.90, 2.5, 25.0)]
+    abl = [_run((), 0.90, 2.0, 20.0), _run(("a",), 0.85, 2.0, 20.0)]
+    r = iso_accuracy(sweep, abl)
+    assert r["full_accuracy"] == pytest.approx([0.80, 0.80, 0.90, 0.90])  # a noisy dip does not count twice
+    assert r["arms"]["a"]["full_epochs"] == pytest.approx(1.75)
+    with pytest.raises(ValueError, match="two budgets"):
+        iso_accuracy([], abl)
+    with pytest.raises(ValueError, match="full recipe"):
+        iso_accuracy([], [_run(("a",), 0.85, 2.0, 20.0)])
+
+
+def test_budget_sweep_runs_the_full_recipe_at_each_budget(cifar10):
+    sw = budget_sweep(cifar10, budgets=(0.5, 1.0), seeds=(0,), config=TINY)
+    assert [r["config"]["epochs"] for r in sw] == [0.5, 1.0] and all(r["without"] == [] for r in sw)
+    assert sw[0]["curve"][-1]["step"] == 1 and sw[1]["curve"][-1]["step"] == 2
 
 
 def test_char_speedrun_with_everything_off_is_the_baseline(shakespeare):
