@@ -32,7 +32,7 @@ SMALL = dict(widths=(32, 64, 128), n_train=8192, epochs=2.0, batch_size=512, n_e
 
 # The ladder adds ingredients in this order, starting from everything off.
 LADDER = ("augment", "onecycle", "nesterov", "bn_frozen", "dirac", "whiten", "smoothing", "lookahead", "tta",
-          "channels_last")
+          "channels_last", "bf16")  # bf16 acts only where native (native_bf16); elsewhere its rung is a no-op
 
 # Eight techniques whose pairwise interactions the matrix measures (channels_last changes time
 # only, nesterov is a one-line optimizer choice; both are left out of the matrix).
