@@ -89,19 +89,12 @@ def budget_sweep(data: ImageData, budgets: Sequence[float] = (0.75, 1.0, 1.25, 1
 
 
 def _lerp(xs: Sequence[float], ys: Sequence[float], x: float) -> float:
-    """Piecewise-linear y at x inside increasing xs."""
+    """Piecewise-linear y at x inside non-decreasing xs (first matching segment; swap the axes
+    to invert an increasing curve)."""
     for x0, y0, x1, y1 in zip(xs, ys, xs[1:], ys[1:]):
         if x0 <= x <= x1:
             return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     raise ValueError(f"{x} is outside [{xs[0]}, {xs[-1]}]")
-
-
-def _interp(xs: Sequence[float], ys: Sequence[float], y: float) -> Optional[float]:
-    """The x at which the increasing piecewise-linear curve (xs, ys) reaches y; None outside it."""
-    for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
-        if y0 <= y <= y1:
-            return x0 if y1 == y0 else x0 + (x1 - x0) * (y - y0) / (y1 - y0)
-    return None
 
 
 def iso_accuracy(sweep: Sequence[dict], ablation_records: Sequence[dict], metric: str = "accuracy") -> dict:
@@ -142,7 +135,7 @@ def iso_accuracy(sweep: Sequence[dict], ablation_records: Sequence[dict], metric
             k = 0 if acc < accs[0] else -1
             e, t, bound = budgets[k], secs[k], "lower" if k == 0 else "upper"
         else:
-            e = _interp(budgets, accs, acc)
+            e = _lerp(accs, budgets, acc)  # the curve read backwards: budget at this accuracy
             t, bound = _lerp(budgets, secs, e), "exact"
         return {"full_epochs": e, "epoch_factor": budget / e, "time_factor": seconds / t, "bound": bound}
 
